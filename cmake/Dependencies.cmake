@@ -1,0 +1,7 @@
+# Every third-party dependency is a Debian package (scripts/setup.sh installs them).
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 REQUIRED)
+if(G4_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

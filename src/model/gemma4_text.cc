@@ -1,0 +1,374 @@
+// Gemma 4 text decoder. Each block below follows spec/gemma4-text.md §2; the section numbers
+// name the part of the spec a function implements. Activations are float32 throughout.
+#include "model/gemma4_text.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "base/error.h"
+#include "ops/ops.h"
+
+namespace g4 {
+
+// Activations of one batch of tokens on their way through the layers.
+struct Gemma4Session::Batch {
+  const int32_t* tokens = nullptr;
+  int64_t n = 0;
+  int64_t pos0 = 0;                  // position of the first token
+  std::vector<float> x;              // [n][d] residual stream
+  std::vector<float> ple;            // [n][L][P] per-layer inputs (E models)
+  // RoPE cos/sin per layer kind: [n][n_rot/2].
+  std::vector<float> cos_sliding, sin_sliding, cos_full, sin_full;
+  // This batch's post-norm, post-RoPE K and post-norm V for each KV-owning layer: [n][kv_dim].
+  // They join the cache only after the whole batch is done, because KV-shared layers later in
+  // the stack read them alongside the older cached entries.
+  std::vector<std::vector<float>> k, v;
+};
+
+namespace {
+
+int DefaultContext(const ModelConfig& c, int requested) {
+  if (requested > 0) return std::min(requested, c.context_length > 0 ? c.context_length : requested);
+  return std::min(c.context_length > 0 ? c.context_length : 32768, 32768);
+}
+
+void RopeTables(const RopeSpec& rope, int64_t pos0, int64_t n, std::vector<float>* cos, std::vector<float>* sin) {
+  const int half = rope.n_rot / 2;
+  cos->resize(n * half);
+  sin->resize(n * half);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int j = 0; j < half; ++j) {
+      const double angle = static_cast<double>(pos0 + t) * rope.inv_freq[j];
+      (*cos)[t * half + j] = static_cast<float>(std::cos(angle));
+      (*sin)[t * half + j] = static_cast<float>(std::sin(angle));
+    }
+  }
+}
+
+}  // namespace
+
+Gemma4Session::Gemma4Session(const Model& model, const SessionOptions& options)
+    : model_(model),
+      config_(model.config()),
+      weights_(model.weights()),
+      pool_(options.n_threads),
+      cache_(model.config(), DefaultContext(model.config(), options.max_context)) {}
+
+void Gemma4Session::Reset() {
+  cache_.Clear();
+  n_past_ = 0;
+}
+
+void Gemma4Session::Eval(const int32_t* tokens, int64_t n, bool all_positions, std::vector<float>* logits) {
+  if (n <= 0) Fail("no tokens to evaluate");
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= config_.vocab_size) {
+      Fail("token id ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", config_.vocab_size, ")");
+    }
+  }
+  if (n_past_ + n > cache_.max_context()) {
+    Fail("sequence of ", n_past_ + n, " tokens exceeds the context size ", cache_.max_context());
+  }
+  Batch b;
+  b.tokens = tokens;
+  b.n = n;
+  b.pos0 = n_past_;
+  b.k.resize(config_.n_layers);
+  b.v.resize(config_.n_layers);
+  RopeTables(config_.rope_sliding, b.pos0, n, &b.cos_sliding, &b.sin_sliding);
+  RopeTables(config_.rope_full, b.pos0, n, &b.cos_full, &b.sin_full);
+
+  Embed(b);
+  if (config_.ple_dim > 0) ComputePerLayerInputs(b);
+  for (int l = 0; l < config_.n_layers; ++l) {
+    Attention(l, b);
+    FeedForward(l, b);
+    if (config_.ple_dim > 0) InjectPerLayerInput(l, b);
+    // §2.7: the layer scalar multiplies the whole residual stream.
+    const float scalar = weights_.layers[l].layer_scalar;
+    for (float& value : b.x) value *= scalar;
+  }
+  for (int l = 0; l < config_.n_layers; ++l) {
+    if (config_.layers[l].owns_kv) cache_.Append(l, b.k[l].data(), b.v[l].data(), n, b.pos0);
+  }
+  n_past_ += n;
+  if (logits != nullptr) Output(b, all_positions, logits);
+}
+
+// §2.2: x0 = E[token] * sqrt(d). The golden references use the exact float sqrt(d).
+void Gemma4Session::Embed(Batch& b) const {
+  const int64_t d = config_.d_model;
+  const float scale = std::sqrt(static_cast<float>(d));
+  b.x.resize(b.n * d);
+  for (int64_t t = 0; t < b.n; ++t) {
+    float* row = &b.x[t * d];
+    DequantizeRow(weights_.token_embd.type, weights_.token_embd.row(b.tokens[t]), row, d);
+    for (int64_t i = 0; i < d; ++i) row[i] *= scale;
+  }
+}
+
+// §2.3: ple[t][l] = (RMSNorm(x0·Wpᵀ / sqrt(d))[l] + Ep[token][l] * sqrt(P)) / sqrt(2).
+void Gemma4Session::ComputePerLayerInputs(Batch& b) const {
+  const int64_t d = config_.d_model;
+  const int64_t P = config_.ple_dim;
+  const int64_t LP = config_.n_layers * P;
+  b.ple.resize(b.n * LP);
+  MatMul(b.x.data(), b.n, d, RowsOf(weights_.ple_model_proj), b.ple.data(), LP, &pool_);
+  const float proj_scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float token_scale = std::sqrt(static_cast<float>(P));
+  const float mix = 1.0f / std::sqrt(2.0f);
+  std::vector<float> token_part(LP);
+  for (int64_t t = 0; t < b.n; ++t) {
+    DequantizeRow(weights_.ple_token_embd.type, weights_.ple_token_embd.row(b.tokens[t]), token_part.data(), LP);
+    float* row = &b.ple[t * LP];
+    for (int64_t i = 0; i < LP; ++i) row[i] *= proj_scale;
+    for (int l = 0; l < config_.n_layers; ++l) {
+      float* slice = row + l * P;
+      RmsNorm(slice, weights_.ple_proj_norm.data(), P, config_.rms_eps, slice);
+      for (int64_t i = 0; i < P; ++i) slice[i] = (slice[i] + token_part[l * P + i] * token_scale) * mix;
+    }
+  }
+}
+
+// §2.4 attention block, §2.5 RoPE. Scores are q·k with scale 1.0.
+void Gemma4Session::Attention(int layer, Batch& b) {
+  const LayerSpec& spec = config_.layers[layer];
+  const LayerWeights& w = weights_.layers[layer];
+  const int64_t d = config_.d_model;
+  const int64_t n = b.n;
+  const int hd = spec.head_dim;
+  const int n_heads = spec.n_heads;
+  const int64_t q_dim = static_cast<int64_t>(n_heads) * hd;
+  const int64_t kv_dim = static_cast<int64_t>(spec.n_kv_heads) * hd;
+  const bool sliding = spec.kind == AttentionKind::kSliding;
+  const float* cos = sliding ? b.cos_sliding.data() : b.cos_full.data();
+  const float* sin = sliding ? b.sin_sliding.data() : b.sin_full.data();
+  const RopeSpec& rope = config_.RopeOf(spec);
+  const int half_rot = rope.n_rot / 2;
+  const float eps = config_.rms_eps;
+
+  std::vector<float> h(n * d);
+  for (int64_t t = 0; t < n; ++t) RmsNorm(&b.x[t * d], w.attn_norm.data(), d, eps, &h[t * d]);
+
+  std::vector<float> q(n * q_dim);
+  MatMul(h.data(), n, d, RowsOf(w.wq), q.data(), q_dim, &pool_);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int hh = 0; hh < n_heads; ++hh) {
+      float* head = &q[t * q_dim + hh * hd];
+      RmsNorm(head, w.q_norm.data(), hd, eps, head);
+      ApplyRope(head, rope.n_rot, cos + t * half_rot, sin + t * half_rot);
+    }
+  }
+
+  if (spec.owns_kv) {
+    std::vector<float>& k = b.k[layer];
+    std::vector<float>& v = b.v[layer];
+    k.resize(n * kv_dim);
+    v.resize(n * kv_dim);
+    MatMul(h.data(), n, d, RowsOf(w.wk), k.data(), kv_dim, &pool_);
+    if (spec.keys_as_values) {
+      v = k;  // V is normalised from the raw K projection, before k_norm and RoPE.
+    } else {
+      MatMul(h.data(), n, d, RowsOf(w.wv), v.data(), kv_dim, &pool_);
+    }
+    for (int64_t t = 0; t < n; ++t) {
+      for (int kh = 0; kh < spec.n_kv_heads; ++kh) {
+        float* kvec = &k[t * kv_dim + kh * hd];
+        float* vvec = &v[t * kv_dim + kh * hd];
+        RmsNorm(vvec, nullptr, hd, eps, vvec);
+        RmsNorm(kvec, w.k_norm.data(), hd, eps, kvec);
+        ApplyRope(kvec, rope.n_rot, cos + t * half_rot, sin + t * half_rot);
+      }
+    }
+  }
+
+  // Keys visible to this layer: the source layer's cache, then this batch's entries.
+  const int src = spec.kv_source;
+  const KvCache::View cached = cache_.Get(src);
+  const std::vector<float>& batch_k = b.k[src];
+  const std::vector<float>& batch_v = b.v[src];
+  const int group = n_heads / spec.n_kv_heads;
+  const int window = spec.window;
+
+  std::vector<float> attn_out(n * q_dim);
+  pool_.ParallelFor(n * n_heads, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    std::vector<const float*> values;
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t t = job / n_heads;
+      const int hh = static_cast<int>(job % n_heads);
+      const int64_t kv_off = static_cast<int64_t>(hh / group) * hd;
+      const int64_t qpos = b.pos0 + t;
+      const float* qvec = &q[t * q_dim + hh * hd];
+      scores.clear();
+      values.clear();
+      for (int64_t s = 0; s < cached.n; ++s) {
+        if (!KeyVisible(qpos, cached.pos[s], window)) continue;
+        scores.push_back(Dot(qvec, cached.k + s * kv_dim + kv_off, hd));
+        values.push_back(cached.v + s * kv_dim + kv_off);
+      }
+      for (int64_t j = 0; j <= t; ++j) {
+        if (!KeyVisible(qpos, b.pos0 + j, window)) continue;
+        scores.push_back(Dot(qvec, &batch_k[j * kv_dim + kv_off], hd));
+        values.push_back(&batch_v[j * kv_dim + kv_off]);
+      }
+      Softmax(scores.data(), static_cast<int64_t>(scores.size()));
+      float* out = &attn_out[t * q_dim + hh * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (size_t s = 0; s < scores.size(); ++s) {
+        const float p = scores[s];
+        const float* vv = values[s];
+        for (int i = 0; i < hd; ++i) out[i] += p * vv[i];
+      }
+    }
+  });
+
+  std::vector<float> a(n * d);
+  MatMul(attn_out.data(), n, q_dim, RowsOf(w.wo), a.data(), d, &pool_);
+  for (int64_t t = 0; t < n; ++t) {
+    RmsNorm(&a[t * d], w.post_attn_norm.data(), d, eps, &a[t * d]);
+    for (int64_t i = 0; i < d; ++i) b.x[t * d + i] += a[t * d + i];
+  }
+}
+
+// §2.6 dense GeGLU: down · (gelu_tanh(gate·u) ⊙ up·u).
+void Gemma4Session::DenseMlp(const LayerWeights& w, int ff_dim, const float* in, int64_t n, float* out) const {
+  const int64_t d = config_.d_model;
+  std::vector<float> gate(n * ff_dim), up(n * ff_dim);
+  MatMul(in, n, d, RowsOf(w.ffn_gate), gate.data(), ff_dim, &pool_);
+  MatMul(in, n, d, RowsOf(w.ffn_up), up.data(), ff_dim, &pool_);
+  for (int64_t i = 0; i < n * ff_dim; ++i) gate[i] = GeluTanh(gate[i]) * up[i];
+  MatMul(gate.data(), n, ff_dim, RowsOf(w.ffn_down), out, d, &pool_);
+}
+
+// §2.6 routed experts: softmax router over all experts, top-k, renormalised, times the
+// per-expert scale. Tokens are grouped by expert so each expert's weights are read once.
+void Gemma4Session::Experts(int layer, const float* residual, int64_t n, float* out) const {
+  const LayerWeights& w = weights_.layers[layer];
+  const int64_t d = config_.d_model;
+  const int E = config_.n_experts;
+  const int K = config_.n_experts_used;
+  const int64_t I = config_.expert_ff_dim;
+  const float eps = config_.rms_eps;
+
+  // Router input: no-scale RMSNorm of the residual, times 1/sqrt(d) and router.scale.
+  std::vector<float> g(n * d);
+  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(d));
+  for (int64_t t = 0; t < n; ++t) {
+    RmsNorm(residual + t * d, nullptr, d, eps, &g[t * d]);
+    for (int64_t i = 0; i < d; ++i) g[t * d + i] *= inv_sqrt_d * w.router_scale[i];
+  }
+  std::vector<float> probs(n * E);
+  MatMul(g.data(), n, d, RowsOf(w.router), probs.data(), E, &pool_);
+
+  std::vector<std::vector<std::pair<int64_t, float>>> by_expert(E);  // (token, weight)
+  std::vector<int> order(E);
+  for (int64_t t = 0; t < n; ++t) {
+    float* p = &probs[t * E];
+    Softmax(p, E);
+    std::iota(order.begin(), order.end(), 0);
+    // Highest probability first; equal probabilities keep the lower expert index first.
+    std::stable_sort(order.begin(), order.end(), [p](int a, int c) { return p[a] > p[c]; });
+    float total = 0;
+    for (int k = 0; k < K; ++k) total += p[order[k]];
+    for (int k = 0; k < K; ++k) {
+      const int e = order[k];
+      by_expert[e].push_back({t, p[e] / total * w.expert_scale[e]});
+    }
+  }
+
+  std::vector<float> u(n * d);
+  for (int64_t t = 0; t < n; ++t) RmsNorm(residual + t * d, w.pre_ffw_norm_2.data(), d, eps, &u[t * d]);
+  std::fill(out, out + n * d, 0.0f);
+  std::vector<float> xin, gate, up, down;
+  for (int e = 0; e < E; ++e) {
+    const auto& routed = by_expert[e];
+    if (routed.empty()) continue;
+    const int64_t m = static_cast<int64_t>(routed.size());
+    xin.resize(m * d);
+    for (int64_t r = 0; r < m; ++r) std::copy_n(&u[routed[r].first * d], d, &xin[r * d]);
+    gate.resize(m * I);
+    up.resize(m * I);
+    if (w.fused_gate_up) {
+      MatMul(xin.data(), m, d, RowsOf(w.experts_gate_up, e * 2 * I, I), gate.data(), I, &pool_);
+      MatMul(xin.data(), m, d, RowsOf(w.experts_gate_up, e * 2 * I + I, I), up.data(), I, &pool_);
+    } else {
+      MatMul(xin.data(), m, d, RowsOf(w.experts_gate, e * I, I), gate.data(), I, &pool_);
+      MatMul(xin.data(), m, d, RowsOf(w.experts_up, e * I, I), up.data(), I, &pool_);
+    }
+    for (int64_t i = 0; i < m * I; ++i) gate[i] = GeluTanh(gate[i]) * up[i];
+    down.resize(m * d);
+    MatMul(gate.data(), m, I, RowsOf(w.experts_down, e * d, d), down.data(), d, &pool_);
+    for (int64_t r = 0; r < m; ++r) {
+      const float weight = routed[r].second;
+      float* dst = out + routed[r].first * d;
+      for (int64_t i = 0; i < d; ++i) dst[i] += weight * down[r * d + i];
+    }
+  }
+  for (int64_t t = 0; t < n; ++t) RmsNorm(out + t * d, w.post_ffw_norm_2.data(), d, eps, out + t * d);
+}
+
+void Gemma4Session::FeedForward(int layer, Batch& b) const {
+  const LayerSpec& spec = config_.layers[layer];
+  const LayerWeights& w = weights_.layers[layer];
+  const int64_t d = config_.d_model;
+  const int64_t n = b.n;
+  const float eps = config_.rms_eps;
+
+  std::vector<float> normed(n * d), y(n * d);
+  for (int64_t t = 0; t < n; ++t) RmsNorm(&b.x[t * d], w.ffn_norm.data(), d, eps, &normed[t * d]);
+  DenseMlp(w, spec.ff_dim, normed.data(), n, y.data());
+  if (spec.has_moe) {
+    // Dense branch gets its own post-norm, then both branches are summed.
+    std::vector<float> experts(n * d);
+    Experts(layer, b.x.data(), n, experts.data());
+    for (int64_t t = 0; t < n; ++t) {
+      RmsNorm(&y[t * d], w.post_ffw_norm_1.data(), d, eps, &y[t * d]);
+      for (int64_t i = 0; i < d; ++i) y[t * d + i] += experts[t * d + i];
+    }
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    RmsNorm(&y[t * d], w.post_ffw_norm.data(), d, eps, &y[t * d]);
+    for (int64_t i = 0; i < d; ++i) b.x[t * d + i] += y[t * d + i];
+  }
+}
+
+// §2.7: x += RMSNorm(W_proj · (gelu_tanh(W_gate · x) ⊙ ple[l])).
+void Gemma4Session::InjectPerLayerInput(int layer, Batch& b) const {
+  const LayerWeights& w = weights_.layers[layer];
+  const int64_t d = config_.d_model;
+  const int64_t P = config_.ple_dim;
+  const int64_t LP = config_.n_layers * P;
+  const int64_t n = b.n;
+  std::vector<float> gate(n * P), proj(n * d);
+  MatMul(b.x.data(), n, d, RowsOf(w.ple_gate), gate.data(), P, &pool_);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t i = 0; i < P; ++i) gate[t * P + i] = GeluTanh(gate[t * P + i]) * b.ple[t * LP + layer * P + i];
+  }
+  MatMul(gate.data(), n, P, RowsOf(w.ple_proj), proj.data(), d, &pool_);
+  for (int64_t t = 0; t < n; ++t) {
+    RmsNorm(&proj[t * d], w.ple_post_norm.data(), d, config_.rms_eps, &proj[t * d]);
+    for (int64_t i = 0; i < d; ++i) b.x[t * d + i] += proj[t * d + i];
+  }
+}
+
+// §2.8: logits = c * tanh((RMSNorm(x) · Eᵀ) / c).
+void Gemma4Session::Output(Batch& b, bool all_positions, std::vector<float>* logits) const {
+  const int64_t d = config_.d_model;
+  const int64_t V = config_.vocab_size;
+  const int64_t first = all_positions ? 0 : b.n - 1;
+  const int64_t m = b.n - first;
+  std::vector<float> h(m * d);
+  for (int64_t t = 0; t < m; ++t) {
+    RmsNorm(&b.x[(first + t) * d], weights_.output_norm.data(), d, config_.rms_eps, &h[t * d]);
+  }
+  logits->resize(m * V);
+  MatMul(h.data(), m, d, RowsOf(weights_.output), logits->data(), V, &pool_);
+  const float cap = config_.final_softcap;
+  if (cap > 0) {
+    for (float& value : *logits) value = cap * std::tanh(value / cap);
+  }
+}
+
+}  // namespace g4

@@ -1,0 +1,29 @@
+// g4: run Gemma 4 models locally. Subcommands live in cmd_*.cc.
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"g4 - run Google's Gemma 4 models locally"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "g4 0.1.0");
+  std::map<CLI::App*, g4::cli::Runner> runners;
+  auto add = [&](g4::cli::Runner (*adder)(CLI::App&)) {
+    const size_t before = app.get_subcommands({}).size();
+    g4::cli::Runner r = adder(app);
+    runners[app.get_subcommands({})[before]] = std::move(r);
+  };
+  add(g4::cli::AddLogitsCommand);
+  add(g4::cli::AddInfoCommand);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (auto& [sub, run] : runners) {
+    if (sub->parsed()) return run();
+  }
+  return 1;
+}

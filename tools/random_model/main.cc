@@ -1,0 +1,398 @@
+// g4-random-model: writes a Gemma 4 GGUF with seeded random weights and real (or tiny golden)
+// shapes, for testing and benchmarking without downloading checkpoints.
+//
+//   g4-random-model --preset e2b --type q4_0 --seed 1 -o e2b-q4_0.gguf
+//
+// Values are a pure function of (seed, tensor name, element index), so the output does not
+// depend on the thread count. Tensors are generated in row chunks by worker threads and written
+// in order by the main thread, so memory stays small even for the 30+ GB models.
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "model/gguf_writer.h"
+#include "ops/dtype.h"
+#include "presets.h"
+
+namespace g4 {
+namespace {
+
+constexpr size_t kJobBytes = size_t{4} << 20;  // output bytes per work item
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int) { g_interrupted = 1; }
+
+// splitmix64's finaliser: a strong 64-bit mix, cheap enough to run once per weight.
+inline uint64_t Mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t TensorKey(uint64_t seed, const std::string& name) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+  return Mix64(h ^ Mix64(seed + 0x9e3779b97f4a7c15ull));
+}
+
+// Sum of four 16-bit uniforms, centred and scaled to unit variance: bell-shaped, bounded by
+// +-3.46 (so no outliers dominate the quantization blocks), and much cheaper than Box-Muller.
+inline float NormalFrom(uint64_t x) {
+  const uint64_t s = (x & 0xffff) + ((x >> 16) & 0xffff) + ((x >> 32) & 0xffff) + (x >> 48);
+  return (static_cast<float>(static_cast<int64_t>(s) - 131070)) * (1.0f / 37837.23f);
+}
+
+inline float UniformFrom(uint64_t x) { return static_cast<float>(x >> 40) * (1.0f / 16777216.0f); }
+
+void FillRow(const TensorPlan& t, uint64_t key, int64_t row, float* out) {
+  const int64_t n = t.row_length();
+  const uint64_t base = Mix64(key + static_cast<uint64_t>(row) * 0xd1b54a32d192ed03ull);
+  auto rnd = [base](int64_t i) { return Mix64(base + static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ull); };
+  switch (t.kind) {
+    case ValueKind::kNormal:
+      for (int64_t i = 0; i < n; ++i) out[i] = t.scale * NormalFrom(rnd(i));
+      break;
+    case ValueKind::kNorm:
+      for (int64_t i = 0; i < n; ++i) out[i] = 1.0f + 0.1f * NormalFrom(rnd(i));
+      break;
+    case ValueKind::kAround:
+      for (int64_t i = 0; i < n; ++i) out[i] = t.scale * (1.0f + 0.1f * NormalFrom(rnd(i)));
+      break;
+    case ValueKind::kUniform:
+      for (int64_t i = 0; i < n; ++i) out[i] = t.scale + (t.scale2 - t.scale) * UniformFrom(rnd(i));
+      break;
+    case ValueKind::kRopeFreqs:
+      // llama.cpp divides the angle by these factors: 1e30 freezes the non-rotated pairs.
+      for (int64_t i = 0; i < n; ++i) out[i] = i < t.rotated ? 1.0f : 1e30f;
+      break;
+  }
+}
+
+struct Job {
+  size_t tensor;
+  int64_t row_begin;
+  int64_t row_end;
+};
+
+std::string GigaBytes(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GB", static_cast<double>(bytes) / 1e9);
+  return buf;
+}
+
+std::string WithCommas(uint64_t v) {
+  const std::string digits = std::to_string(v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+class Progress {
+ public:
+  Progress(uint64_t total, bool quiet)
+      : total_(total), quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0),
+        start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+  void Update(uint64_t done, const std::string& tensor) {
+    if (quiet_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double since_last = std::chrono::duration<double>(now - last_).count();
+    if (done < total_ && since_last < (tty_ ? 0.25 : 5.0)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double pct = total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
+    std::fprintf(stderr, "%s%s / %s  %5.1f%%  %6.0f MB/s  %-40s%s", tty_ ? "\r" : "",
+                 GigaBytes(done).c_str(), GigaBytes(total_).c_str(), pct,
+                 secs > 0 ? static_cast<double>(done) / secs / 1e6 : 0.0, tensor.c_str(),
+                 tty_ ? "" : "\n");
+    std::fflush(stderr);
+  }
+  void Done() {
+    if (!quiet_ && tty_) std::fprintf(stderr, "\n");
+  }
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  uint64_t total_;
+  bool quiet_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// Worker threads fill a ring of output slots; the calling thread writes them in job order.
+class ParallelWriter {
+ public:
+  ParallelWriter(const std::vector<TensorPlan>& plan, const std::vector<DType>& types, uint64_t seed,
+                 int threads)
+      : plan_(plan), types_(types), threads_(std::max(1, threads)) {
+    for (size_t i = 0; i < plan.size(); ++i) {
+      keys_.push_back(TensorKey(seed, plan[i].name));
+      const size_t row_bytes = RowBytes(types[i], plan[i].row_length());
+      const int64_t rows = plan[i].n_rows();
+      const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(kJobBytes / std::max<size_t>(row_bytes, 1)));
+      for (int64_t r = 0; r < rows; r += step) jobs_.push_back({i, r, std::min(rows, r + step)});
+    }
+    slots_.resize(static_cast<size_t>(4 * threads_));
+  }
+
+  void Run(GgufWriter& w, Progress& progress) {
+    std::vector<std::thread> workers;
+    // Stops and joins the workers however this function exits (errors, Ctrl-C included).
+    struct Joiner {
+      ParallelWriter* self;
+      std::vector<std::thread>* workers;
+      ~Joiner() {
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          self->stop_ = true;
+        }
+        self->cv_.notify_all();
+        for (std::thread& t : *workers) t.join();
+      }
+    } joiner{this, &workers};
+    for (int i = 0; i < threads_; ++i) workers.emplace_back([this] { Work(); });
+
+    uint64_t done = 0;
+    const int64_t n_slots = static_cast<int64_t>(slots_.size());
+    for (int64_t j = 0; j < static_cast<int64_t>(jobs_.size()); ++j) {
+      Slot& slot = slots_[static_cast<size_t>(j % n_slots)];
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return slot.ready_job == j || error_ != nullptr; });
+        if (error_ != nullptr) std::rethrow_exception(error_);
+      }
+      if (g_interrupted) Fail("interrupted");
+      w.WriteTensorData(slot.bytes.data(), slot.bytes.size());
+      done += slot.bytes.size();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        slot.ready_job = -1;
+        written_ = j + 1;
+      }
+      cv_.notify_all();
+      progress.Update(done, plan_[jobs_[static_cast<size_t>(j)].tensor].name);
+    }
+  }
+
+ private:
+  struct Slot {
+    std::vector<uint8_t> bytes;
+    int64_t ready_job = -1;
+  };
+
+  void Work() {
+    std::vector<float> row;
+    const int64_t n_jobs = static_cast<int64_t>(jobs_.size());
+    const int64_t n_slots = static_cast<int64_t>(slots_.size());
+    for (;;) {
+      int64_t j;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        // Job j reuses the slot of job j - n_slots, so it waits until that one is written.
+        cv_.wait(lock, [&] { return stop_ || next_job_ >= n_jobs || next_job_ < written_ + n_slots; });
+        if (stop_ || next_job_ >= n_jobs) return;
+        j = next_job_++;
+      }
+      try {
+        const Job& job = jobs_[static_cast<size_t>(j)];
+        const TensorPlan& t = plan_[job.tensor];
+        const DType type = types_[job.tensor];
+        const int64_t n = t.row_length();
+        const size_t row_bytes = RowBytes(type, n);
+        Slot& slot = slots_[static_cast<size_t>(j % n_slots)];
+        slot.bytes.resize(static_cast<size_t>(job.row_end - job.row_begin) * row_bytes);
+        row.resize(static_cast<size_t>(n));
+        for (int64_t r = job.row_begin; r < job.row_end; ++r) {
+          FillRow(t, keys_[job.tensor], r, row.data());
+          QuantizeRow(type, row.data(), slot.bytes.data() + static_cast<size_t>(r - job.row_begin) * row_bytes, n);
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        slot.ready_job = j;
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (error_ == nullptr) error_ = std::current_exception();
+        stop_ = true;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  const std::vector<TensorPlan>& plan_;
+  const std::vector<DType>& types_;
+  int threads_;
+  std::vector<uint64_t> keys_;
+  std::vector<Job> jobs_;
+  std::vector<Slot> slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t next_job_ = 0;
+  int64_t written_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+DType ParseType(const std::string& s) {
+  if (s == "f32") return DType::kF32;
+  if (s == "f16") return DType::kF16;
+  if (s == "bf16") return DType::kBF16;
+  if (s == "q8_0") return DType::kQ8_0;
+  if (s == "q4_0") return DType::kQ4_0;
+  Fail("unknown --type '", s, "' (f32, f16, bf16, q8_0, q4_0)");
+}
+
+uint64_t CountParameters(const std::vector<TensorPlan>& plan) {
+  uint64_t n = 0;
+  for (const TensorPlan& t : plan) {
+    if (t.is_parameter) n += static_cast<uint64_t>(t.n_elements());
+  }
+  return n;
+}
+
+void ListPresets() {
+  std::printf("%-10s %6s %6s %7s %15s  %s\n", "preset", "layers", "d", "vocab", "parameters", "shapes");
+  for (const ModelPreset& p : BuiltinPresets()) {
+    std::printf("%-10s %6lld %6lld %7lld %15s  %s\n", p.name.c_str(), static_cast<long long>(p.n_layer),
+                static_cast<long long>(p.n_embd), static_cast<long long>(p.n_vocab),
+                WithCommas(CountParameters(PlanTensors(p, false))).c_str(), p.summary.c_str());
+  }
+}
+
+void CheckFreeSpace(const std::string& path, uint64_t needed) {
+  std::string dir = ".";
+  const size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) return;  // unknown: let the writes report any problem
+  const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  if (free_bytes < needed) {
+    Fail(path, ": needs about ", GigaBytes(needed), " but only ", GigaBytes(free_bytes),
+         " are free in ", dir);
+  }
+}
+
+struct Options {
+  std::string preset;
+  std::string config;
+  std::string type = "q4_0";
+  uint64_t seed = 1;
+  std::string output;
+  int threads = 0;
+  bool list = false;
+  bool shared_kv_tensors = false;
+  bool quiet = false;
+};
+
+int Generate(const Options& o) {
+  ModelPreset preset;
+  if (!o.config.empty()) {
+    std::ifstream in(o.config);
+    if (!in) Fail(o.config, ": cannot open");
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {
+      Fail(o.config, ": invalid JSON: ", e.what());
+    }
+    preset = PresetFromGoldenConfig(j);
+  } else {
+    const ModelPreset* p = FindPreset(o.preset);
+    if (p == nullptr) Fail("unknown preset '", o.preset, "' (see --list)");
+    preset = *p;
+  }
+  const DType wtype = ParseType(o.type);
+  const std::vector<TensorPlan> plan = PlanTensors(preset, o.shared_kv_tensors);
+  std::vector<DType> types;
+  uint64_t data_bytes = 0;
+  for (const TensorPlan& t : plan) {
+    types.push_back(StorageType(t, wtype));
+    data_bytes += (RowBytes(types.back(), t.row_length()) * static_cast<uint64_t>(t.n_rows()) + 31) / 32 * 32;
+  }
+  CheckFreeSpace(o.output, data_bytes + (uint64_t{64} << 20));
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  if (!o.quiet) {
+    std::fprintf(stderr, "g4-random-model: %s (%s), seed %llu, %zu tensors, %d threads -> %s\n",
+                 preset.name.c_str(), o.type.c_str(), static_cast<unsigned long long>(o.seed),
+                 plan.size(), threads, o.output.c_str());
+  }
+
+  GgufWriter w(o.output);
+  WriteMetadata(w, preset, wtype,
+                Concat("random weights, preset=", preset.name, ", seed=", o.seed, ", wtype=", o.type,
+                       "; generated by g4-random-model"));
+  for (size_t i = 0; i < plan.size(); ++i) w.DeclareTensor(plan[i].name, types[i], plan[i].shape);
+  w.WriteHeader();
+  Progress progress(data_bytes, o.quiet);
+  ParallelWriter(plan, types, o.seed, threads).Run(w, progress);
+  w.Finish();
+  progress.Done();
+
+  const double secs = progress.Seconds();
+  const uint64_t params = CountParameters(plan);
+  std::printf("wrote %s: %zu tensors, %s of tensor data in %.1f s (%.0f MB/s)\n", o.output.c_str(),
+              plan.size(), GigaBytes(data_bytes).c_str(), secs,
+              secs > 0 ? static_cast<double>(data_bytes) / secs / 1e6 : 0.0);
+  std::printf("parameters: %s (%.2f B)\n", WithCommas(params).c_str(), static_cast<double>(params) / 1e9);
+  return 0;
+}
+
+}  // namespace
+}  // namespace g4
+
+int main(int argc, char** argv) {
+  g4::Options o;
+  CLI::App app{"Writes a Gemma 4 GGUF with seeded random weights and real or tiny shapes."};
+  auto* preset = app.add_option("-p,--preset", o.preset, "model shapes (see --list)");
+  auto* config = app.add_option("--config", o.config,
+                                "take the shapes from a golden *.config.json instead of a preset")
+                     ->check(CLI::ExistingFile);
+  preset->excludes(config);
+  app.add_option("-t,--type", o.type, "matrix storage type")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}))
+      ->capture_default_str();
+  app.add_option("-s,--seed", o.seed, "random seed")->capture_default_str();
+  app.add_option("-o,--output", o.output, "output GGUF path");
+  app.add_option("-j,--threads", o.threads, "generator threads (default: all cores)");
+  app.add_flag("--shared-kv-tensors", o.shared_kv_tensors,
+               "also write the unused attn_k/attn_v/attn_k_norm of KV-shared layers, as official "
+               "checkpoints do");
+  app.add_flag("-q,--quiet", o.quiet, "no progress on stderr");
+  app.add_flag("-l,--list", o.list, "list the presets and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (o.list) {
+      g4::ListPresets();
+      return 0;
+    }
+    if (o.preset.empty() && o.config.empty()) g4::Fail("give --preset NAME or --config FILE (see --list)");
+    if (o.output.empty()) g4::Fail("give an output path with -o");
+    std::signal(SIGINT, g4::OnInterrupt);
+    std::signal(SIGTERM, g4::OnInterrupt);
+    return g4::Generate(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\ng4-random-model: error: %s\n", e.what());
+    return 1;
+  }
+}
