@@ -1,6 +1,7 @@
 #include "base/thread_pool.h"
 
 #include <algorithm>
+#include <exception>
 
 namespace g4 {
 
@@ -46,10 +47,18 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   wake_.notify_all();
   int64_t begin, end;
   PieceBounds(n, pieces, 0, &begin, &end);
-  fn(begin, end);
+  std::exception_ptr caller_error;
+  try {
+    fn(begin, end);
+  } catch (...) {
+    caller_error = std::current_exception();
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [this] { return pending_ == 0; });
   job_ = nullptr;
+  std::exception_ptr error = caller_error ? caller_error : worker_error_;
+  worker_error_ = nullptr;
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::WorkerLoop(int index) {
@@ -70,8 +79,14 @@ void ThreadPool::WorkerLoop(int index) {
     if (index < pieces) {
       int64_t begin, end;
       PieceBounds(n, pieces, index, &begin, &end);
-      (*job)(begin, end);
+      std::exception_ptr error;
+      try {
+        (*job)(begin, end);
+      } catch (...) {
+        error = std::current_exception();
+      }
       std::lock_guard<std::mutex> lock(mutex_);
+      if (error && !worker_error_) worker_error_ = error;
       if (--pending_ == 0) done_.notify_one();
     }
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -21,8 +22,9 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Calls fn(begin, end) on disjoint pieces covering [0, n); returns when all are done.
-  // Pieces are at least `grain` long (except the last), so tiny ranges stay on one thread.
+  // Calls fn(begin, end) on disjoint, nearly equal pieces covering [0, n); returns when all
+  // are done. At most ceil(n / grain) pieces are used, so tiny ranges stay on one thread.
+  // If fn throws, the first exception is rethrown here after every piece has finished.
   void ParallelFor(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn, int64_t grain = 1);
 
  private:
@@ -39,6 +41,7 @@ class ThreadPool {
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
+  std::exception_ptr worker_error_;
 };
 
 }  // namespace g4

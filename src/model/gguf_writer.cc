@@ -26,9 +26,13 @@ void PutString(std::vector<uint8_t>& out, const std::string& s) {
   out.insert(out.end(), s.begin(), s.end());
 }
 
-void PutType(std::vector<uint8_t>& out, GgufType t) { Put<uint32_t>(out, static_cast<uint32_t>(t)); }
+void PutType(std::vector<uint8_t>& out, GgufType t) {
+  Put<uint32_t>(out, static_cast<uint32_t>(t));
+}
 
-uint64_t AlignUp(uint64_t v, uint64_t alignment) { return (v + alignment - 1) / alignment * alignment; }
+uint64_t AlignUp(uint64_t v, uint64_t alignment) {
+  return (v + alignment - 1) / alignment * alignment;
+}
 
 }  // namespace
 
@@ -176,11 +180,13 @@ void GgufWriter::WriteHeader() {
   if (has_alignment_key) {
     Fail(path_, ": set the alignment through the GgufWriter constructor, not as metadata");
   }
-  if (alignment_ != kDefaultAlignment) SetUint32("general.alignment", static_cast<uint32_t>(alignment_));
+  if (alignment_ != kDefaultAlignment)
+    SetUint32("general.alignment", static_cast<uint32_t>(alignment_));
 
   std::vector<uint8_t> head;
   size_t dir_bytes = 0;
-  for (const PendingTensor& t : tensors_) dir_bytes += 8 + t.name.size() + 4 + 8 * t.shape.size() + 12;
+  for (const PendingTensor& t : tensors_)
+    dir_bytes += 8 + t.name.size() + 4 + 8 * t.shape.size() + 12;
   head.reserve(24 + kv_bytes_.size() + dir_bytes + alignment_);
   Put(head, kGgufMagic);
   Put(head, kGgufVersion);
@@ -249,8 +255,8 @@ void GgufWriter::Finish() {
   if (!header_written_) WriteHeader();
   if (current_tensor_ < tensors_.size()) {
     const PendingTensor& t = tensors_[current_tensor_];
-    Fail(path_, ": tensor '", t.name, "' got ", current_written_, " of its ", t.nbytes,
-         " bytes (", tensors_.size() - current_tensor_, " tensors incomplete)");
+    Fail(path_, ": tensor '", t.name, "' got ", current_written_, " of its ", t.nbytes, " bytes (",
+         tensors_.size() - current_tensor_, " tensors incomplete)");
   }
   std::FILE* f = out_;
   out_ = nullptr;

@@ -271,12 +271,6 @@ ModelConfig ModelConfig::FromHfConfig(const nlohmann::json& config, const std::s
     }
   }
 
-  double base_full, partial_full, base_swa, partial_swa;
-  HfRope(tc, "full_attention", 1e6, &base_full, &partial_full, tc_where);
-  HfRope(tc, "sliding_attention", 1e4, &base_swa, &partial_swa, tc_where);
-  c.rope_full = MakeProportionalRope(hd_full, base_full, partial_full);
-  c.rope_sliding = MakeProportionalRope(hd_swa, base_swa, partial_swa);
-
   c.layers.resize(c.n_layers);
   for (int i = 0; i < c.n_layers; ++i) {
     LayerSpec& l = c.layers[i];
@@ -304,6 +298,28 @@ ModelConfig ModelConfig::FromHfConfig(const nlohmann::json& config, const std::s
       }
     }
   }
+  // RoPE tables are per layer kind, so every layer of a kind must share one head size; the
+  // proportional RoPE's exponent denominator is that head size.
+  int kind_head_dim[2] = {0, 0};
+  for (int i = 0; i < c.n_layers; ++i) {
+    const LayerSpec& l = c.layers[i];
+    int& hd = kind_head_dim[l.kind == AttentionKind::kFull];
+    if (hd == 0) hd = l.head_dim;
+    if (hd != l.head_dim) {
+      Fail(tc_where, ": layer ", i, " (", AttentionKindName(l.kind), " attention) has head dim ", l.head_dim,
+           " but an earlier layer of the same kind has ", hd);
+    }
+    if (l.n_kv_heads <= 0 || l.n_heads % l.n_kv_heads != 0) {
+      Fail(tc_where, ": num_attention_heads (", l.n_heads, ") must be a multiple of the KV heads of layer ", i, " (",
+           l.n_kv_heads, ", from ", l.kind == AttentionKind::kFull ? "num_global_key_value_heads" : "num_key_value_heads",
+           ")");
+    }
+  }
+  double base_full, partial_full, base_swa, partial_swa;
+  HfRope(tc, "full_attention", 1e6, &base_full, &partial_full, tc_where);
+  HfRope(tc, "sliding_attention", 1e4, &base_swa, &partial_swa, tc_where);
+  c.rope_full = MakeProportionalRope(kind_head_dim[1] > 0 ? kind_head_dim[1] : hd_full, base_full, partial_full);
+  c.rope_sliding = MakeProportionalRope(kind_head_dim[0] > 0 ? kind_head_dim[0] : hd_swa, base_swa, partial_swa);
   c.Finalize(tc_where);
   return c;
 }

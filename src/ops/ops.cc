@@ -42,7 +42,9 @@ constexpr int64_t kRowBlock = 16;
 
 void MatMulRows(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y,
                 int64_t y_stride, int64_t row_begin, int64_t row_end, std::vector<float>& buffer) {
-  const bool direct = w.type == DType::kF32;
+  // F32 rows are read in place unless the file left them misaligned for float loads.
+  const bool direct = w.type == DType::kF32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0 &&
+                      w.row_bytes % alignof(float) == 0;
   if (!direct) buffer.resize(static_cast<size_t>(kRowBlock * w.in));
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
     const int64_t r1 = std::min(row_end, r0 + kRowBlock);

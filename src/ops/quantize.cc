@@ -18,6 +18,14 @@ constexpr size_t kQ4_0BlockBytes = 2 + kQBlock / 2;  // f16 scale + 16 bytes of 
 
 void StoreU16(uint8_t* dst, uint16_t v) { std::memcpy(dst, &v, 2); }
 
+// roundf (halves away from zero) for |v| < 2^23, without the libm call that dominated the
+// Q8_0 quantizer: the truncated integer part and the remainder are both exact.
+inline int RoundHalfAway(float v) {
+  const int i = static_cast<int>(v);
+  const float frac = v - static_cast<float>(i);
+  return i + (frac >= 0.5f) - (frac <= -0.5f);
+}
+
 void QuantizeQ8_0(const float* src, uint8_t* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQBlock; ++b) {
     const float* x = src + b * kQBlock;
@@ -29,7 +37,7 @@ void QuantizeQ8_0(const float* src, uint8_t* dst, int64_t n) {
     StoreU16(block, FloatToHalf(d));
     auto* qs = reinterpret_cast<int8_t*>(block + 2);
     // ggml multiplies by the reciprocal (not divides), which can differ in the last bit.
-    for (int64_t j = 0; j < kQBlock; ++j) qs[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+    for (int64_t j = 0; j < kQBlock; ++j) qs[j] = static_cast<int8_t>(RoundHalfAway(x[j] * id));
   }
 }
 
@@ -40,12 +48,14 @@ void QuantizeQ4_0(const float* src, uint8_t* dst, int64_t n) {
     uint8_t* block = dst + b * kQ4_0BlockBytes;
     // The scale is signed: the element of largest magnitude maps exactly to -8, which uses the
     // one extra negative level of the 4-bit range.
+    // ggml keeps the first element of largest magnitude; two passes let the first vectorize.
     float amax = 0.0f;
-    float max = 0.0f;
-    for (int64_t j = 0; j < kQBlock; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
+    for (int64_t j = 0; j < kQBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+    float max = 0.0f;  // stays +0 for an all-zero block, as in ggml (-0 entries included)
+    for (int64_t j = 0; j < kQBlock && amax > 0.0f; ++j) {
+      if (std::fabs(x[j]) == amax) {
         max = x[j];
+        break;
       }
     }
     const float d = max / -8.0f;
@@ -78,8 +88,8 @@ void QuantizeRow(DType type, const float* src, void* dst, int64_t n) {
     case DType::kQ8_0:
     case DType::kQ4_0:
       if (n % kQBlock != 0) {
-        Fail("QuantizeRow: ", n, " values is not a multiple of the ", kQBlock,
-             "-value block of ", type == DType::kQ8_0 ? "q8_0" : "q4_0");
+        Fail("QuantizeRow: ", n, " values is not a multiple of the ", kQBlock, "-value block of ",
+             type == DType::kQ8_0 ? "q8_0" : "q4_0");
       }
       if (type == DType::kQ8_0) {
         QuantizeQ8_0(src, out, n);

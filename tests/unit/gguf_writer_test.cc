@@ -51,10 +51,10 @@ std::vector<uint8_t> Bytes(size_t n, uint8_t first) {
 
 TEST_F(GgufWriterTest, RoundTripsMetadataAndTensors) {
   const std::string path = Path("m.gguf");
-  const std::vector<uint8_t> f32_data = Bytes(4 * 8 * 3, 1);     // {8, 3} F32
-  const std::vector<uint8_t> q8_data = Bytes(34 * 2 * 2, 50);    // {64, 2} Q8_0
+  const std::vector<uint8_t> f32_data = Bytes(4 * 8 * 3, 1);      // {8, 3} F32
+  const std::vector<uint8_t> q8_data = Bytes(34 * 2 * 2, 50);     // {64, 2} Q8_0
   const std::vector<uint8_t> q4_data = Bytes(18 * 1 * 2 * 3, 9);  // {32, 2, 3} Q4_0
-  const std::vector<uint8_t> bf16_data = Bytes(2 * 5, 200);      // {5} BF16 (unaligned size)
+  const std::vector<uint8_t> bf16_data = Bytes(2 * 5, 200);       // {5} BF16 (unaligned size)
   {
     GgufWriter w(path);
     w.SetString("general.architecture", "gemma4");
@@ -86,9 +86,18 @@ TEST_F(GgufWriterTest, RoundTripsMetadataAndTensors) {
   EXPECT_EQ(g->version(), 3u);
   EXPECT_EQ(g->alignment(), 32u);
   EXPECT_EQ(g->Find("general.alignment"), nullptr);
-  const std::vector<std::string> order = {"general.architecture", "a.u32", "a.i32", "a.u64",
-                                          "a.f32", "a.bool", "a.i32s", "a.u32s", "a.f32s",
-                                          "a.bools", "a.strs", "a.empty"};
+  const std::vector<std::string> order = {"general.architecture",
+                                          "a.u32",
+                                          "a.i32",
+                                          "a.u64",
+                                          "a.f32",
+                                          "a.bool",
+                                          "a.i32s",
+                                          "a.u32s",
+                                          "a.f32s",
+                                          "a.bools",
+                                          "a.strs",
+                                          "a.empty"};
   EXPECT_EQ(g->metadata_order(), order);
   EXPECT_EQ(g->GetString("general.architecture"), "gemma4");
   EXPECT_EQ(g->Find("a.u32")->type, GgufType::kUint32);
@@ -108,7 +117,8 @@ TEST_F(GgufWriterTest, RoundTripsMetadataAndTensors) {
   EXPECT_EQ(g->GetFloatArray("a.f32s"), (std::vector<double>{0.5, static_cast<double>(-1e30f)}));
   EXPECT_EQ(g->Find("a.bools")->elem_type, GgufType::kBool);
   EXPECT_EQ(g->GetIntArray("a.bools"), (std::vector<int64_t>{1, 0, 1}));
-  EXPECT_EQ(g->GetStringArray("a.strs"), (std::vector<std::string>{"<pad>", "", "\xe2\x96\x81the"}));
+  EXPECT_EQ(g->GetStringArray("a.strs"),
+            (std::vector<std::string>{"<pad>", "", "\xe2\x96\x81the"}));
   EXPECT_TRUE(g->Find("a.empty")->array.empty());
 
   ASSERT_EQ(g->tensors().size(), 4u);
@@ -164,7 +174,8 @@ TEST_F(GgufWriterTest, HonoursNonDefaultAlignmentWithZeroPadding) {
   ASSERT_EQ(file.size() % 64, 0u);
   const uint64_t a_end = g->tensors()[0].file_offset + a.size();
   for (uint64_t i = a_end; i < g->tensors()[1].file_offset; ++i) ASSERT_EQ(file[i], 0) << i;
-  for (uint64_t i = g->tensors()[1].file_offset + b.size(); i < file.size(); ++i) ASSERT_EQ(file[i], 0) << i;
+  for (uint64_t i = g->tensors()[1].file_offset + b.size(); i < file.size(); ++i)
+    ASSERT_EQ(file[i], 0) << i;
 }
 
 TEST_F(GgufWriterTest, WritesToTmpAndRenamesOnlyOnFinish) {

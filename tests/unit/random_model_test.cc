@@ -97,7 +97,7 @@ TEST(QuantizeRowTest, Q4_0BlockLayout) {
   std::memcpy(&d, q, 2);
   EXPECT_EQ(HalfToFloat(d), 2.0f);  // max / -8
   // Element j in the low nibble of byte j, element 16 + j in the high nibble.
-  EXPECT_EQ(q[2], (0 | (8 << 4)));    // x[0] = -16 -> 0, x[16] = 0 -> 8
+  EXPECT_EQ(q[2], (0 | (8 << 4)));  // x[0] = -16 -> 0, x[16] = 0 -> 8
   // x[15] = -1 -> -0.5 + 8.5 = 8; x[31] = 15 -> 16, clamped to 15.
   EXPECT_EQ(q[2 + 15], (8 | (15 << 4)));
 }
@@ -202,7 +202,8 @@ std::string Diff(const GgufValue& a, const GgufValue& b) {
     if (a.elem_type != b.elem_type) {
       return Concat("element type ", GgufTypeName(a.elem_type), " vs ", GgufTypeName(b.elem_type));
     }
-    if (a.array.size() != b.array.size()) return Concat("length ", a.array.size(), " vs ", b.array.size());
+    if (a.array.size() != b.array.size())
+      return Concat("length ", a.array.size(), " vs ", b.array.size());
     for (size_t i = 0; i < a.array.size(); ++i) {
       const std::string d = Diff(a.array[i], b.array[i]);
       if (!d.empty()) return Concat("[", i, "]: ", d);
@@ -211,8 +212,8 @@ std::string Diff(const GgufValue& a, const GgufValue& b) {
   }
   if (a.u64 != b.u64 || a.i64 != b.i64 || a.boolean != b.boolean || a.str != b.str ||
       !(a.f64 == b.f64 || (std::isnan(a.f64) && std::isnan(b.f64)))) {
-    return Concat("value '", a.str, "' ", a.u64, " ", a.i64, " ", a.f64, " vs '", b.str, "' ", b.u64,
-                  " ", b.i64, " ", b.f64);
+    return Concat("value '", a.str, "' ", a.u64, " ", a.i64, " ", a.f64, " vs '", b.str, "' ",
+                  b.u64, " ", b.i64, " ", b.f64);
   }
   return "";
 }
@@ -257,7 +258,8 @@ TEST_F(RandomModelTest, TinyE2bF32MatchesGoldenLayout) {
 
 TEST_F(RandomModelTest, GoldenConfigFileGivesTheSameLayout) {
   const std::string out = Path("tiny-moe.q8_0.gguf");
-  ASSERT_EQ(Run("--config '" + kModels + "tiny-moe.q8_0.config.json' --type q8_0 -o '" + out + "'"), 0)
+  ASSERT_EQ(Run("--config '" + kModels + "tiny-moe.q8_0.config.json' --type q8_0 -o '" + out + "'"),
+            0)
       << Log();
   ExpectSameLayout(out, kModels + "tiny-moe.q8_0.gguf");
 }

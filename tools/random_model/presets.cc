@@ -60,32 +60,213 @@ ModelPreset FromShape(const Shape& s) {
 // Spec §1.1/§1.2 for the published variants; the tiny ones are the golden generator's presets
 // (tests/data/models/tiny-*.config.json).
 constexpr Shape kShapes[] = {
-    {"e2b", "Gemma 4 E2B (random weights)",
+    {"e2b",
+     "Gemma 4 E2B (random weights)",
      "E2B shapes: 35 layers, d 1536, 4 sliding : 1 full, MQA, PLE 256, 20 KV-shared layers",
-     262144, 131072, 1536, 35, 6144, true, 8, 1, 0, 256, 512, false, 5, 512, 20, 256, 0, 0, 0,
+     262144,
+     131072,
+     1536,
+     35,
+     6144,
+     true,
+     8,
+     1,
+     0,
+     256,
+     512,
+     false,
+     5,
+     512,
+     20,
+     256,
+     0,
+     0,
+     0,
      30.0f},
-    {"e4b", "Gemma 4 E4B (random weights)",
+    {"e4b",
+     "Gemma 4 E4B (random weights)",
      "E4B shapes: 42 layers, d 2560, 5 sliding : 1 full, 2 KV heads, PLE 256, 18 KV-shared",
-     262144, 131072, 2560, 42, 10240, false, 8, 2, 0, 256, 512, false, 6, 512, 18, 256, 0, 0, 0,
+     262144,
+     131072,
+     2560,
+     42,
+     10240,
+     false,
+     8,
+     2,
+     0,
+     256,
+     512,
+     false,
+     6,
+     512,
+     18,
+     256,
+     0,
+     0,
+     0,
      30.0f},
-    {"26b-a4b", "Gemma 4 26B-A4B (random weights)",
+    {"26b-a4b",
+     "Gemma 4 26B-A4B (random weights)",
      "26B-A4B shapes: 30 layers, d 2816, 128 experts top-8 (FF 704) + dense 2112, K=V full",
-     262144, 262144, 2816, 30, 2112, false, 16, 8, 2, 256, 512, true, 6, 1024, 0, 0, 128, 8, 704,
+     262144,
+     262144,
+     2816,
+     30,
+     2112,
+     false,
+     16,
+     8,
+     2,
+     256,
+     512,
+     true,
+     6,
+     1024,
+     0,
+     0,
+     128,
+     8,
+     704,
      30.0f},
-    {"31b", "Gemma 4 31B (random weights)",
+    {"31b",
+     "Gemma 4 31B (random weights)",
      "31B shapes: 60 layers, d 5376, 32 q / 16 kv heads (4 on full layers, K=V), FF 21504",
-     262144, 262144, 5376, 60, 21504, false, 32, 16, 4, 256, 512, true, 6, 1024, 0, 0, 0, 0, 0,
+     262144,
+     262144,
+     5376,
+     60,
+     21504,
+     false,
+     32,
+     16,
+     4,
+     256,
+     512,
+     true,
+     6,
+     1024,
+     0,
+     0,
+     0,
+     0,
+     0,
      30.0f},
-    {"tiny-dense", "tiny-dense-31b-style", "golden tiny-dense: 31B-style, 6 layers, d 128",
-     512, 4096, 128, 6, 256, false, 4, 2, 1, 32, 64, true, 6, 16, 0, 0, 0, 0, 0, 10.0f},
-    {"tiny-moe", "tiny-moe-26b-a4b-style", "golden tiny-moe: 26B-A4B-style, 8 experts top-2",
-     512, 4096, 128, 6, 192, false, 4, 2, 1, 32, 64, true, 6, 16, 0, 0, 8, 2, 64, 10.0f},
-    {"tiny-e2b", "tiny-e2b-style", "golden tiny-e2b: E2B-style, PLE, KV sharing, double-wide MLP",
-     512, 4096, 128, 10, 256, true, 4, 1, 0, 32, 64, false, 5, 16, 5, 32, 0, 0, 0, 10.0f},
-    {"tiny-e4b", "tiny-e4b-style", "golden tiny-e4b: E4B-style, PLE, KV sharing",
-     512, 4096, 128, 12, 256, false, 4, 2, 0, 32, 64, false, 6, 16, 6, 32, 0, 0, 0, 10.0f},
-    {"tiny-all", "tiny-all-features", "golden tiny-all: every feature at once, d 64",
-     512, 4096, 64, 10, 128, true, 2, 2, 1, 32, 64, true, 5, 8, 5, 16, 4, 2, 32, 10.0f},
+    {"tiny-dense",
+     "tiny-dense-31b-style",
+     "golden tiny-dense: 31B-style, 6 layers, d 128",
+     512,
+     4096,
+     128,
+     6,
+     256,
+     false,
+     4,
+     2,
+     1,
+     32,
+     64,
+     true,
+     6,
+     16,
+     0,
+     0,
+     0,
+     0,
+     0,
+     10.0f},
+    {"tiny-moe",
+     "tiny-moe-26b-a4b-style",
+     "golden tiny-moe: 26B-A4B-style, 8 experts top-2",
+     512,
+     4096,
+     128,
+     6,
+     192,
+     false,
+     4,
+     2,
+     1,
+     32,
+     64,
+     true,
+     6,
+     16,
+     0,
+     0,
+     8,
+     2,
+     64,
+     10.0f},
+    {"tiny-e2b",
+     "tiny-e2b-style",
+     "golden tiny-e2b: E2B-style, PLE, KV sharing, double-wide MLP",
+     512,
+     4096,
+     128,
+     10,
+     256,
+     true,
+     4,
+     1,
+     0,
+     32,
+     64,
+     false,
+     5,
+     16,
+     5,
+     32,
+     0,
+     0,
+     0,
+     10.0f},
+    {"tiny-e4b",
+     "tiny-e4b-style",
+     "golden tiny-e4b: E4B-style, PLE, KV sharing",
+     512,
+     4096,
+     128,
+     12,
+     256,
+     false,
+     4,
+     2,
+     0,
+     32,
+     64,
+     false,
+     6,
+     16,
+     6,
+     32,
+     0,
+     0,
+     0,
+     10.0f},
+    {"tiny-all",
+     "tiny-all-features",
+     "golden tiny-all: every feature at once, d 64",
+     512,
+     4096,
+     64,
+     10,
+     128,
+     true,
+     2,
+     2,
+     1,
+     32,
+     64,
+     true,
+     5,
+     8,
+     5,
+     16,
+     4,
+     2,
+     32,
+     10.0f},
 };
 
 int64_t GetInt(const nlohmann::json& j, const char* key) {
@@ -138,7 +319,8 @@ std::vector<std::string> BasePieces() {
 
 Vocab MakeVocab(int64_t n_vocab) {
   constexpr int64_t kFixed = 4 + 256;
-  if (n_vocab < kFixed) Fail("vocabulary of ", n_vocab, " tokens is too small (needs ", kFixed, ")");
+  if (n_vocab < kFixed)
+    Fail("vocabulary of ", n_vocab, " tokens is too small (needs ", kFixed, ")");
   Vocab v;
   v.tokens.reserve(n_vocab);
   v.scores.reserve(n_vocab);
@@ -153,14 +335,16 @@ Vocab MakeVocab(int64_t n_vocab) {
   add("<bos>", 0.0f, kTokenControl);
   add("<unk>", 0.0f, kTokenUnknown);
   static const char kHex[] = "0123456789ABCDEF";
-  for (int b = 0; b < 256; ++b) add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0.0f, kTokenByte);
+  for (int b = 0; b < 256; ++b)
+    add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0.0f, kTokenByte);
 
   const int64_t n_unused = std::min(kUnusedSlots, n_vocab - kFixed);
   const int64_t n_pieces = n_vocab - kFixed - n_unused;
   std::vector<std::string> base = BasePieces();
   std::unordered_set<std::string> seen(base.begin(), base.end());
   float score = 0.0f;
-  for (int64_t i = 0; i < n_pieces && i < static_cast<int64_t>(base.size()); ++i) add(base[i], --score, kTokenNormal);
+  for (int64_t i = 0; i < n_pieces && i < static_cast<int64_t>(base.size()); ++i)
+    add(base[i], --score, kTokenNormal);
   // Fillers are pronounceable syllable strings so random generations stay readable.
   static const char kConsonants[] = "bdfghjklmnprstvwz";
   static const char kVowels[] = "aeiou";
@@ -175,7 +359,8 @@ Vocab MakeVocab(int64_t n_vocab) {
     }
     if (seen.insert(piece).second) add(std::move(piece), --score, kTokenNormal);
   }
-  for (int64_t i = 0; i < n_unused; ++i) add("<unused" + std::to_string(i) + ">", -1e9f, kTokenUnused);
+  for (int64_t i = 0; i < n_unused; ++i)
+    add("<unused" + std::to_string(i) + ">", -1e9f, kTokenUnused);
   return v;
 }
 
@@ -258,7 +443,8 @@ ModelPreset PresetFromGoldenConfig(const nlohmann::json& config) {
   p.head_kv_per_layer_key = g.contains("n_head_kv_global") && !g["n_head_kv_global"].is_null();
 
   if (g.contains("layer_types") && g["layer_types"].is_array()) {
-    for (const auto& t : g["layer_types"]) p.sliding.push_back(t.get<std::string>() != "full_attention");
+    for (const auto& t : g["layer_types"])
+      p.sliding.push_back(t.get<std::string>() != "full_attention");
   } else {
     const int64_t period = GetInt(g, "swa_period");
     if (period <= 0) Fail("config: swa_period must be positive");
@@ -292,16 +478,20 @@ void ValidatePreset(const ModelPreset& p) {
   auto require = [&n](bool ok, const std::string& what) {
     if (!ok) Fail("preset '", n, "': ", what);
   };
-  require(p.n_embd > 0 && p.n_layer > 0 && p.n_head > 0, "n_embd, n_layer and n_head must be positive");
+  require(p.n_embd > 0 && p.n_layer > 0 && p.n_head > 0,
+          "n_embd, n_layer and n_head must be positive");
   require(p.n_vocab >= 260, "the vocabulary needs at least 260 tokens (4 control + 256 bytes)");
   require(static_cast<int64_t>(p.sliding.size()) == p.n_layer, "layer type list length != n_layer");
   require(static_cast<int64_t>(p.n_ff.size()) == p.n_layer, "n_ff list length != n_layer");
-  require(static_cast<int64_t>(p.n_head_kv.size()) == p.n_layer, "n_head_kv list length != n_layer");
+  require(static_cast<int64_t>(p.n_head_kv.size()) == p.n_layer,
+          "n_head_kv list length != n_layer");
   require(p.head_dim > 0 && p.head_dim_global > 0 && p.head_dim_global % 2 == 0,
           "head dims must be positive and the global one even");
   for (int64_t i = 0; i < p.n_layer; ++i) {
-    require(p.n_ff[i] > 0 && p.n_head_kv[i] > 0, Concat("layer ", i, " has an empty MLP or no KV heads"));
-    require(p.n_head % p.n_head_kv[i] == 0, Concat("layer ", i, ": q heads not a multiple of KV heads"));
+    require(p.n_ff[i] > 0 && p.n_head_kv[i] > 0,
+            Concat("layer ", i, " has an empty MLP or no KV heads"));
+    require(p.n_head % p.n_head_kv[i] == 0,
+            Concat("layer ", i, ": q heads not a multiple of KV heads"));
   }
   require(p.n_kv_shared >= 0 && p.n_kv_shared < p.n_layer, "n_kv_shared out of range");
   // A KV-shared layer reads the last non-shared layer of its own type, which must exist.
@@ -310,8 +500,9 @@ void ValidatePreset(const ModelPreset& p) {
     for (int64_t j = 0; j < p.first_kv_shared_layer(); ++j) found |= p.sliding[j] == p.sliding[i];
     require(found, Concat("KV-shared layer ", i, " has no earlier layer of its type to read"));
   }
-  require(p.n_expert == 0 || (p.n_expert_used > 0 && p.n_expert_used <= p.n_expert && p.n_ff_exp > 0),
-          "inconsistent expert counts");
+  require(
+      p.n_expert == 0 || (p.n_expert_used > 0 && p.n_expert_used <= p.n_expert && p.n_ff_exp > 0),
+      "inconsistent expert counts");
   require(p.n_embd_per_layer >= 0, "n_embd_per_layer must not be negative");
 }
 
@@ -326,10 +517,12 @@ std::vector<TensorPlan> PlanTensors(const ModelPreset& p, bool shared_kv_tensors
   const int64_t ple = p.n_embd_per_layer;
   auto fan_in = [&p](int64_t row) { return p.w_mult / std::sqrt(static_cast<float>(row)); };
   std::vector<TensorPlan> t;
-  t.push_back(Matrix("token_embd.weight", {d, p.n_vocab}, p.embd_mult / std::sqrt(static_cast<float>(d))));
+  t.push_back(
+      Matrix("token_embd.weight", {d, p.n_vocab}, p.embd_mult / std::sqrt(static_cast<float>(d))));
   t.push_back(Vector("output_norm.weight", d, ValueKind::kNorm));
   TensorPlan rope = Vector("rope_freqs.weight", p.head_dim_global / 2, ValueKind::kRopeFreqs);
-  rope.rotated = static_cast<int64_t>(p.partial_rotary_factor * static_cast<float>(p.head_dim_global) / 2);
+  rope.rotated =
+      static_cast<int64_t>(p.partial_rotary_factor * static_cast<float>(p.head_dim_global) / 2);
   rope.is_parameter = false;
   t.push_back(rope);
   if (ple > 0) {
@@ -371,8 +564,10 @@ std::vector<TensorPlan> PlanTensors(const ModelPreset& p, bool shared_kv_tensors
       t.push_back(Vector(b + "pre_ffw_norm_2.weight", d, ValueKind::kNorm));
       t.push_back(Vector(b + "post_ffw_norm_1.weight", d, ValueKind::kNorm));
       t.push_back(Vector(b + "post_ffw_norm_2.weight", d, ValueKind::kNorm));
-      t.push_back(Matrix(b + "ffn_gate_up_exps.weight", {d, 2 * p.n_ff_exp, p.n_expert}, fan_in(d)));
-      t.push_back(Matrix(b + "ffn_down_exps.weight", {p.n_ff_exp, d, p.n_expert}, fan_in(p.n_ff_exp)));
+      t.push_back(
+          Matrix(b + "ffn_gate_up_exps.weight", {d, 2 * p.n_ff_exp, p.n_expert}, fan_in(d)));
+      t.push_back(
+          Matrix(b + "ffn_down_exps.weight", {p.n_ff_exp, d, p.n_expert}, fan_in(p.n_ff_exp)));
       t.push_back(Vector(b + "ffn_down_exps.scale", p.n_expert, ValueKind::kUniform, 0.5f, 1.5f));
     }
     if (ple > 0) {
@@ -395,16 +590,23 @@ DType StorageType(const TensorPlan& t, DType wtype) {
 
 uint32_t FileType(DType wtype) {
   switch (wtype) {
-    case DType::kF32: return 0;
-    case DType::kF16: return 1;
-    case DType::kQ4_0: return 2;
-    case DType::kQ8_0: return 7;
-    case DType::kBF16: return 32;
-    default: Fail("no llama file type for ", DTypeName(wtype));
+    case DType::kF32:
+      return 0;
+    case DType::kF16:
+      return 1;
+    case DType::kQ4_0:
+      return 2;
+    case DType::kQ8_0:
+      return 7;
+    case DType::kBF16:
+      return 32;
+    default:
+      Fail("no llama file type for ", DTypeName(wtype));
   }
 }
 
-void WriteMetadata(GgufWriter& w, const ModelPreset& p, DType wtype, const std::string& description) {
+void WriteMetadata(GgufWriter& w, const ModelPreset& p, DType wtype,
+                   const std::string& description) {
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w.SetString("general.architecture", "gemma4");
   w.SetString("general.name", p.model_name);

@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/gguf_writer.h"
 #include "ops/dtype.h"
@@ -22,15 +21,15 @@ struct ModelPreset {
   int64_t n_ctx_train = 131072;
   int64_t n_embd = 0;
   int64_t n_layer = 0;
-  std::vector<int64_t> n_ff;  // dense MLP width per layer
+  std::vector<int64_t> n_ff;      // dense MLP width per layer
   bool ff_per_layer_key = false;  // feed_forward_length as an array (use_double_wide_mlp)
   int64_t n_head = 0;
-  std::vector<int64_t> n_head_kv;  // per layer
+  std::vector<int64_t> n_head_kv;      // per layer
   bool head_kv_per_layer_key = false;  // head_count_kv as an array (global KV heads set)
-  int64_t head_dim = 256;         // sliding layers
-  int64_t head_dim_global = 512;  // full-attention layers
-  bool k_eq_v = false;            // full layers reuse the keys as values (no attn_v)
-  std::vector<bool> sliding;      // per layer: true = sliding-window attention
+  int64_t head_dim = 256;              // sliding layers
+  int64_t head_dim_global = 512;       // full-attention layers
+  bool k_eq_v = false;                 // full layers reuse the keys as values (no attn_v)
+  std::vector<bool> sliding;           // per layer: true = sliding-window attention
   int64_t sliding_window = 512;
   int64_t n_kv_shared = 0;       // the last n_kv_shared layers reuse earlier layers' K/V
   int64_t n_embd_per_layer = 0;  // PLE width (0: no per-layer embeddings)
@@ -61,18 +60,18 @@ void ValidatePreset(const ModelPreset& p);
 
 // How a tensor's values are drawn.
 enum class ValueKind {
-  kNormal,      // N(0, scale^2)-like
-  kNorm,        // norm weight: around 1
-  kAround,      // around `scale` with 10 % spread (q/k norms)
-  kUniform,     // uniform in [scale, scale2]
-  kRopeFreqs,   // 1.0 for the rotated pairs, 1e30 for the rest
+  kNormal,     // N(0, scale^2)-like
+  kNorm,       // norm weight: around 1
+  kAround,     // around `scale` with 10 % spread (q/k norms)
+  kUniform,    // uniform in [scale, scale2]
+  kRopeFreqs,  // 1.0 for the rotated pairs, 1e30 for the rest
 };
 
 // How a tensor is stored for a given --type.
 enum class StorageKind {
-  kVector,             // always F32 (norms, scales, rope_freqs)
-  kMatrix,             // the chosen type; F16 when quantized and rows don't fit the blocks
-  kMatrixF32IfQuant,   // like kMatrix, but F32 for quantized types (router, PLE projection)
+  kVector,            // always F32 (norms, scales, rope_freqs)
+  kMatrix,            // the chosen type; F16 when quantized and rows don't fit the blocks
+  kMatrixF32IfQuant,  // like kMatrix, but F32 for quantized types (router, PLE projection)
 };
 
 struct TensorPlan {
@@ -82,7 +81,7 @@ struct TensorPlan {
   StorageKind storage = StorageKind::kMatrix;
   float scale = 0.0f;
   float scale2 = 0.0f;
-  int64_t rotated = 0;  // kRopeFreqs: entries equal to 1.0
+  int64_t rotated = 0;       // kRopeFreqs: entries equal to 1.0
   bool is_parameter = true;  // false for rope_freqs, which the converter synthesises
 
   int64_t n_elements() const;
