@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "ops/row_dot.h"
 
 namespace g4 {
 
@@ -43,6 +44,15 @@ constexpr int64_t kRowBlock = 16;
 void MatMulRows(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y,
                 int64_t y_stride, int64_t row_begin, int64_t row_end, std::vector<float>& buffer) {
   // F32 rows are read in place unless the file left them misaligned for float loads.
+  // With few tokens each weight is used once or twice: reading it in its stored form beats
+  // converting it to floats first.
+  if (n_tokens <= 2 && HasRowDot(w.type)) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = RowDot(w.type, row, x + t * x_stride, w.in);
+    }
+    return;
+  }
   const bool direct = w.type == DType::kF32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0 &&
                       w.row_bytes % alignof(float) == 0;
   if (!direct) buffer.resize(static_cast<size_t>(kRowBlock * w.in));

@@ -203,7 +203,8 @@ class ParallelWriter {
           std::max<int64_t>(1, static_cast<int64_t>(kJobBytes / std::max<size_t>(row_bytes, 1)));
       for (int64_t r = 0; r < rows; r += step) jobs_.push_back({i, r, std::min(rows, r + step)});
     }
-    slots_.resize(static_cast<size_t>(4 * threads_));
+    // Enough slack for workers finishing out of order; each slot holds about kJobBytes.
+    slots_.resize(static_cast<size_t>(2 * threads_ + 2));
   }
 
   void Run(GgufWriter& w, Progress& progress) {
