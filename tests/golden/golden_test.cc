@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,10 @@ struct KlCase {
   const char* ref_type;    // reference logits of the same weights
   size_t chunk;            // 0 = one batch, 1 = incremental
 };
+
+void PrintTo(const KlCase& c, std::ostream* os) {
+  *os << c.preset << " " << c.model_type << (c.chunk == 1 ? " incremental" : " batch");
+}
 
 std::string KlCaseName(const ::testing::TestParamInfo<KlCase>& info) {
   std::string name = std::string(info.param.preset) + "_" + info.param.model_type +
