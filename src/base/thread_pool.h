@@ -1,10 +1,16 @@
 // A fixed set of persistent worker threads. ParallelFor splits a range into one contiguous
 // piece per thread (the calling thread takes the first), so no threads are created per op.
+//
+// A decode step issues hundreds of ParallelFor calls of a few microseconds each, so hand-offs
+// must cost far less than a futex round trip: idle workers and the waiting caller spin on an
+// atomic for a short while (kSpinIterations pauses, a fraction of a millisecond) before they
+// fall back to sleeping on a condition variable.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
-#include <exception>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -25,22 +31,34 @@ class ThreadPool {
   // Calls fn(begin, end) on disjoint, nearly equal pieces covering [0, n); returns when all
   // are done. At most ceil(n / grain) pieces are used, so tiny ranges stay on one thread.
   // If fn throws, the first exception is rethrown here after every piece has finished.
+  // Not reentrant: fn must not call ParallelFor on the same pool.
   void ParallelFor(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn, int64_t grain = 1);
+
+  static constexpr int kSpinIterations = 1 << 13;
 
  private:
   void WorkerLoop(int index);
+  // Waits until value != old (spinning first, then sleeping) and returns the new value.
+  template <typename T>
+  T WaitWhileEqual(const std::atomic<T>& value, T old);
+  void WakeSleepers();
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
+  // The current job; written by the caller before it bumps generation_, read by the workers
+  // after they see the new generation.
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_pieces_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<int> pending_{0};  // workers that have not finished the current generation
+  std::atomic<bool> stop_{false};
+  // Sleeping after the spin: threads count themselves in sleepers_ under sleep_mutex_, so a
+  // notifier that sees sleepers_ == 0 may skip the (comparatively slow) notify.
+  std::atomic<int> sleepers_{0};
+  std::mutex sleep_mutex_;
+  std::condition_variable sleep_cv_;
+  std::mutex error_mutex_;
   std::exception_ptr worker_error_;
 };
 

@@ -151,8 +151,20 @@ void Gemma4Session::Attention(int layer, Batch& b) {
   std::vector<float> h(n * d);
   for (int64_t t = 0; t < n; ++t) RmsNorm(&b.x[t * d], w.attn_norm.data(), d, eps, &h[t * d]);
 
+  // Q, K and V projections in one parallel pass.
   std::vector<float> q(n * q_dim);
-  MatMul(h.data(), n, d, RowsOf(w.wq), q.data(), q_dim, &pool_);
+  MatMulJob qkv[3];
+  int n_jobs = 0;
+  qkv[n_jobs++] = {h.data(), d, RowsOf(w.wq), q.data(), q_dim};
+  if (spec.owns_kv) {
+    std::vector<float>& k = b.k[layer];
+    std::vector<float>& v = b.v[layer];
+    k.resize(n * kv_dim);
+    v.resize(n * kv_dim);
+    qkv[n_jobs++] = {h.data(), d, RowsOf(w.wk), k.data(), kv_dim};
+    if (!spec.keys_as_values) qkv[n_jobs++] = {h.data(), d, RowsOf(w.wv), v.data(), kv_dim};
+  }
+  MatMulMulti(qkv, n_jobs, n, &pool_);
   for (int64_t t = 0; t < n; ++t) {
     for (int hh = 0; hh < n_heads; ++hh) {
       float* head = &q[t * q_dim + hh * hd];
@@ -164,14 +176,7 @@ void Gemma4Session::Attention(int layer, Batch& b) {
   if (spec.owns_kv) {
     std::vector<float>& k = b.k[layer];
     std::vector<float>& v = b.v[layer];
-    k.resize(n * kv_dim);
-    v.resize(n * kv_dim);
-    MatMul(h.data(), n, d, RowsOf(w.wk), k.data(), kv_dim, &pool_);
-    if (spec.keys_as_values) {
-      v = k;  // V is normalised from the raw K projection, before k_norm and RoPE.
-    } else {
-      MatMul(h.data(), n, d, RowsOf(w.wv), v.data(), kv_dim, &pool_);
-    }
+    if (spec.keys_as_values) v = k;  // V is normalised from the raw K projection, before k_norm and RoPE.
     for (int64_t t = 0; t < n; ++t) {
       for (int kh = 0; kh < spec.n_kv_heads; ++kh) {
         float* kvec = &k[t * kv_dim + kh * hd];
@@ -236,9 +241,10 @@ void Gemma4Session::Attention(int layer, Batch& b) {
 void Gemma4Session::DenseMlp(const LayerWeights& w, int ff_dim, const float* in, int64_t n, float* out) const {
   const int64_t d = config_.d_model;
   std::vector<float> gate(n * ff_dim), up(n * ff_dim);
-  MatMul(in, n, d, RowsOf(w.ffn_gate), gate.data(), ff_dim, &pool_);
-  MatMul(in, n, d, RowsOf(w.ffn_up), up.data(), ff_dim, &pool_);
-  for (int64_t i = 0; i < n * ff_dim; ++i) gate[i] = GeluTanh(gate[i]) * up[i];
+  const MatMulJob jobs[2] = {{in, d, RowsOf(w.ffn_gate), gate.data(), ff_dim},
+                             {in, d, RowsOf(w.ffn_up), up.data(), ff_dim}};
+  MatMulMulti(jobs, 2, n, &pool_);
+  GeluTanhMul(gate.data(), up.data(), n * ff_dim);
   MatMul(gate.data(), n, ff_dim, RowsOf(w.ffn_down), out, d, &pool_);
 }
 
@@ -280,30 +286,66 @@ void Gemma4Session::Experts(int layer, const float* residual, int64_t n, float* 
 
   std::vector<float> u(n * d);
   for (int64_t t = 0; t < n; ++t) RmsNorm(residual + t * d, w.pre_ffw_norm_2.data(), d, eps, &u[t * d]);
-  std::fill(out, out + n * d, 0.0f);
-  std::vector<float> xin, gate, up, down;
+
+  // Experts that received the same number of tokens run together: two parallel passes (gate
+  // and up, then down) per group instead of three per expert. In decode every selected
+  // expert has one token, so a layer's experts take two passes, reading only their weights.
+  struct Routed {
+    int e;
+    int64_t m, offset;  // tokens and their first row in the packed buffers
+  };
+  std::vector<Routed> routed;
+  int64_t total = 0;
   for (int e = 0; e < E; ++e) {
-    const auto& routed = by_expert[e];
-    if (routed.empty()) continue;
-    const int64_t m = static_cast<int64_t>(routed.size());
-    xin.resize(m * d);
-    for (int64_t r = 0; r < m; ++r) std::copy_n(&u[routed[r].first * d], d, &xin[r * d]);
-    gate.resize(m * I);
-    up.resize(m * I);
-    if (w.fused_gate_up) {
-      MatMul(xin.data(), m, d, RowsOf(w.experts_gate_up, e * 2 * I, I), gate.data(), I, &pool_);
-      MatMul(xin.data(), m, d, RowsOf(w.experts_gate_up, e * 2 * I + I, I), up.data(), I, &pool_);
-    } else {
-      MatMul(xin.data(), m, d, RowsOf(w.experts_gate, e * I, I), gate.data(), I, &pool_);
-      MatMul(xin.data(), m, d, RowsOf(w.experts_up, e * I, I), up.data(), I, &pool_);
+    if (by_expert[e].empty()) continue;
+    routed.push_back({e, static_cast<int64_t>(by_expert[e].size()), total});
+    total += static_cast<int64_t>(by_expert[e].size());
+  }
+  std::stable_sort(routed.begin(), routed.end(), [](const Routed& a, const Routed& c) { return a.m < c.m; });
+  std::vector<float> xin(n == 1 ? 0 : total * d), gate(total * I), up(total * I), down(total * d);
+  // An expert with one token reads it from u in place (in decode they all share it, so its
+  // activations are quantized once); the others get their tokens gathered.
+  auto input_of = [&](const Routed& r) -> const float* {
+    return r.m == 1 ? &u[by_expert[r.e][0].first * d] : &xin[r.offset * d];
+  };
+  for (const Routed& r : routed) {
+    if (r.m == 1) continue;
+    for (int64_t j = 0; j < r.m; ++j) std::copy_n(&u[by_expert[r.e][j].first * d], d, &xin[(r.offset + j) * d]);
+  }
+  std::vector<MatMulJob> jobs;
+  for (size_t g0 = 0; g0 < routed.size();) {
+    size_t g1 = g0;
+    while (g1 < routed.size() && routed[g1].m == routed[g0].m) ++g1;
+    const int64_t m = routed[g0].m;
+    jobs.clear();
+    for (size_t i = g0; i < g1; ++i) {
+      const Routed& r = routed[i];
+      const float* x = input_of(r);
+      const WeightRows wg = w.fused_gate_up ? RowsOf(w.experts_gate_up, r.e * 2 * I, I) : RowsOf(w.experts_gate, r.e * I, I);
+      const WeightRows wu =
+          w.fused_gate_up ? RowsOf(w.experts_gate_up, r.e * 2 * I + I, I) : RowsOf(w.experts_up, r.e * I, I);
+      jobs.push_back({x, d, wg, &gate[r.offset * I], I});
+      jobs.push_back({x, d, wu, &up[r.offset * I], I});
     }
-    for (int64_t i = 0; i < m * I; ++i) gate[i] = GeluTanh(gate[i]) * up[i];
-    down.resize(m * d);
-    MatMul(gate.data(), m, I, RowsOf(w.experts_down, e * d, d), down.data(), d, &pool_);
-    for (int64_t r = 0; r < m; ++r) {
-      const float weight = routed[r].second;
-      float* dst = out + routed[r].first * d;
-      for (int64_t i = 0; i < d; ++i) dst[i] += weight * down[r * d + i];
+    MatMulMulti(jobs.data(), static_cast<int>(jobs.size()), m, &pool_);
+    jobs.clear();
+    for (size_t i = g0; i < g1; ++i) {
+      const Routed& r = routed[i];
+      GeluTanhMul(&gate[r.offset * I], &up[r.offset * I], m * I);
+      jobs.push_back({&gate[r.offset * I], I, RowsOf(w.experts_down, r.e * d, d), &down[r.offset * d], d});
+    }
+    MatMulMulti(jobs.data(), static_cast<int>(jobs.size()), m, &pool_);
+    g0 = g1;
+  }
+  std::fill(out, out + n * d, 0.0f);
+  // Sum in expert order, as before, so the result does not depend on the grouping.
+  std::stable_sort(routed.begin(), routed.end(), [](const Routed& a, const Routed& c) { return a.e < c.e; });
+  for (const Routed& r : routed) {
+    for (int64_t j = 0; j < r.m; ++j) {
+      const float weight = by_expert[r.e][j].second;
+      float* dst = out + by_expert[r.e][j].first * d;
+      const float* src = &down[(r.offset + j) * d];
+      for (int64_t i = 0; i < d; ++i) dst[i] += weight * src[i];
     }
   }
   for (int64_t t = 0; t < n; ++t) RmsNorm(out + t * d, w.post_ffw_norm_2.data(), d, eps, out + t * d);
@@ -344,7 +386,7 @@ void Gemma4Session::InjectPerLayerInput(int layer, Batch& b) const {
   std::vector<float> gate(n * P), proj(n * d);
   MatMul(b.x.data(), n, d, RowsOf(w.ple_gate), gate.data(), P, &pool_);
   for (int64_t t = 0; t < n; ++t) {
-    for (int64_t i = 0; i < P; ++i) gate[t * P + i] = GeluTanh(gate[t * P + i]) * b.ple[t * LP + layer * P + i];
+    GeluTanhMul(&gate[t * P], &b.ple[t * LP + layer * P], P);
   }
   MatMul(gate.data(), n, P, RowsOf(w.ple_proj), proj.data(), d, &pool_);
   for (int64_t t = 0; t < n; ++t) {
@@ -367,7 +409,7 @@ void Gemma4Session::Output(Batch& b, bool all_positions, std::vector<float>* log
   MatMul(h.data(), m, d, RowsOf(weights_.output), logits->data(), V, &pool_);
   const float cap = config_.final_softcap;
   if (cap > 0) {
-    for (float& value : *logits) value = cap * std::tanh(value / cap);
+    SoftCap(logits->data(), static_cast<int64_t>(logits->size()), cap);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "model/gguf.h"
 #include "model/safetensors.h"
+#include "tokenizer/tokenizer.h"
 
 namespace g4 {
 
@@ -77,6 +78,22 @@ std::unique_ptr<Model> Model::Load(const std::string& path_in) {
   const GgufFile* g = m->gguf_.get();
   m->weights_ = BindGgufWeights([g](const std::string& n) { return g->FindTensor(n); }, &m->config_, path);
   return m;
+}
+
+const Tokenizer& Model::tokenizer() const {
+  std::call_once(tokenizer_once_, [this] {
+    if (gguf_) {
+      tokenizer_ = Tokenizer::FromGguf(*gguf_);
+    } else {
+      const std::string json_path = path_ + "/tokenizer.json";
+      struct stat st {};
+      if (::stat(json_path.c_str(), &st) != 0) {
+        Fail(path_, ": no tokenizer.json in the checkpoint folder (needed to turn text into tokens)");
+      }
+      tokenizer_ = Tokenizer::FromHfJson(json_path);
+    }
+  });
+  return *tokenizer_;
 }
 
 std::vector<const TensorView*> Model::AllTensors() const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@ namespace g4 {
 
 class GgufFile;
 class HfCheckpoint;
+class Tokenizer;
 
 enum class ModelFormat { kGguf, kHuggingFace };
 
@@ -36,6 +38,10 @@ class Model {
   // Non-null for GGUF models.
   const GgufFile* gguf() const { return gguf_.get(); }
 
+  // The model's tokenizer (GGUF metadata, or tokenizer.json beside an HF checkpoint), loaded on
+  // first use. Throws g4::Error when the model has none.
+  const Tokenizer& tokenizer() const;
+
  private:
   Model() = default;
   std::string path_;
@@ -44,6 +50,8 @@ class Model {
   std::unique_ptr<HfCheckpoint> hf_;
   ModelConfig config_;
   ModelWeights weights_;
+  mutable std::once_flag tokenizer_once_;
+  mutable std::unique_ptr<Tokenizer> tokenizer_;
 };
 
 }  // namespace g4

@@ -22,8 +22,24 @@ WeightRows RowsOf(const TensorView& t, int64_t first = 0, int64_t count = -1);
 
 // y[t][o] = sum_i x[t][i] * W[o][i] for t < n_tokens, o < w.rows.
 // x rows are x_stride floats apart, y rows y_stride floats apart.
+// With up to 3 tokens (decode) Q4_0 and Q8_0 rows multiply activations rounded to int16 per
+// 32-value block (ops/kernels.h): each x moves by at most max|block| / 65534. Other types,
+// and every type with more tokens, use float activations.
 void MatMul(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y, int64_t y_stride,
             ThreadPool* pool);
+// One product of a MatMulMulti batch: y = x . w^T over the batch's n_tokens.
+struct MatMulJob {
+  const float* x = nullptr;
+  int64_t x_stride = 0;
+  WeightRows w;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+// Runs several products as one parallel pass: each distinct activation matrix is quantized
+// once and the pool is handed work once, which matters for decode, where one matmul takes
+// microseconds. Each result equals what MatMul gives for the same job.
+void MatMulMulti(const MatMulJob* jobs, int count, int64_t n_tokens, ThreadPool* pool);
+
 // Plain single-threaded twin of MatMul, for tests.
 void MatMulReference(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y,
                      int64_t y_stride);
@@ -35,6 +51,10 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
 
 // gelu with the tanh approximation (PyTorch "gelu_pytorch_tanh").
 float GeluTanh(float x);
+// gate[i] = GeluTanh(gate[i]) * up[i] for i < n, vectorized (active SIMD level).
+void GeluTanhMul(float* gate, const float* up, int64_t n);
+// x[i] = cap * tanh(x[i] / cap) for i < n, vectorized (active SIMD level).
+void SoftCap(float* x, int64_t n, float cap);
 
 // In-place softmax over n values.
 void Softmax(float* x, int64_t n);

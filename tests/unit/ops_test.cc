@@ -83,10 +83,15 @@ std::vector<uint8_t> MakeWeights(DType type, int64_t rows, int64_t in, std::mt19
 }
 
 // y[t][o] from the dequantized weights in double, and the matching error scale sum |x||w|.
+// `rounding` gets the bound of the activation rounding of the decode kernels for Q4_0 and Q8_0
+// rows (src/ops/kernels.h): int16 per 32-value block, so each value moves by at most half a
+// step, max|block| / 65534; zero for the other types.
 void DoubleReference(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w,
-                     std::vector<double>* y, std::vector<double>* scale) {
+                     std::vector<double>* y, std::vector<double>* scale, std::vector<double>* rounding) {
   y->assign(n_tokens * w.rows, 0.0);
   scale->assign(n_tokens * w.rows, 0.0);
+  rounding->assign(n_tokens * w.rows, 0.0);
+  const bool quantized_acts = w.type == DType::kQ4_0 || w.type == DType::kQ8_0;
   std::vector<float> row(w.in);
   for (int64_t r = 0; r < w.rows; ++r) {
     DequantizeRow(w.type, w.data + r * w.row_bytes, row.data(), w.in);
@@ -95,6 +100,11 @@ void DoubleReference(const float* x, int64_t n_tokens, int64_t x_stride, const W
         const double p = static_cast<double>(x[t * x_stride + i]) * row[i];
         (*y)[t * w.rows + r] += p;
         (*scale)[t * w.rows + r] += std::fabs(p);
+        if (quantized_acts) {
+          float amax = 0;
+          for (int64_t j = i / 32 * 32; j < i / 32 * 32 + 32; ++j) amax = std::max(amax, std::fabs(x[t * x_stride + j]));
+          (*rounding)[t * w.rows + r] += std::fabs(row[i]) * amax / 65534.0;
+        }
       }
     }
   }
@@ -121,8 +131,8 @@ void CheckMatMul(DType type, int64_t rows, int64_t in, int64_t n_tokens, std::mt
   const int64_t x_stride = in + 5;
   const int64_t y_stride = rows + 3;
   std::vector<float> x = RandomFloats(rng, n_tokens * x_stride);
-  std::vector<double> want, scale;
-  DoubleReference(x.data(), n_tokens, x_stride, w, &want, &scale);
+  std::vector<double> want, scale, rounding;
+  DoubleReference(x.data(), n_tokens, x_stride, w, &want, &scale, &rounding);
 
   auto check = [&](const std::vector<float>& y, const std::string& what) {
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -132,7 +142,7 @@ void CheckMatMul(DType type, int64_t rows, int64_t in, int64_t n_tokens, std::mt
           ASSERT_EQ(got, kSentinel) << what << ": wrote past the row width, token " << t << " col " << r;
           continue;
         }
-        const double tol = 1e-5 * scale[t * rows + r] + 1e-30;
+        const double tol = 1e-5 * scale[t * rows + r] + rounding[t * rows + r] + 1e-30;
         ASSERT_NEAR(got, want[t * rows + r], tol) << what << ": token " << t << " row " << r;
       }
     }

@@ -12,5 +12,10 @@ using Runner = std::function<int()>;
 
 Runner AddLogitsCommand(CLI::App& app);
 Runner AddInfoCommand(CLI::App& app);
+Runner AddTokenizeCommand(CLI::App& app);
+Runner AddDetokenizeCommand(CLI::App& app);
+Runner AddBenchCommand(CLI::App& app);
+Runner AddRunCommand(CLI::App& app);
+Runner AddChatCommand(CLI::App& app);
 
 }  // namespace g4::cli

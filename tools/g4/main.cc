@@ -17,6 +17,11 @@ int main(int argc, char** argv) {
   };
   add(g4::cli::AddLogitsCommand);
   add(g4::cli::AddInfoCommand);
+  add(g4::cli::AddTokenizeCommand);
+  add(g4::cli::AddDetokenizeCommand);
+  add(g4::cli::AddBenchCommand);
+  add(g4::cli::AddRunCommand);
+  add(g4::cli::AddChatCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

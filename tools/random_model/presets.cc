@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "tokenizer/gguf_vocab.h"
 
 namespace g4 {
 namespace {
@@ -468,7 +469,7 @@ uint32_t FileType(DType wtype) {
 }
 
 void WriteMetadata(GgufWriter& w, const ModelPreset& p, DType wtype,
-                   const std::string& description) {
+                   const std::string& description, const Tokenizer* vocabulary) {
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w.SetString("general.architecture", "gemma4");
   w.SetString("general.name", p.model_name);
@@ -512,6 +513,10 @@ void WriteMetadata(GgufWriter& w, const ModelPreset& p, DType wtype,
     w.SetUint32(a + "expert_feed_forward_length", u32(p.n_ff_exp));
   }
 
+  if (vocabulary != nullptr) {
+    WriteGemma4VocabToGguf(*vocabulary, w);
+    return;
+  }
   Vocab v = MakeVocab(p.n_vocab);
   w.SetString("tokenizer.ggml.model", "llama");
   w.SetStringArray("tokenizer.ggml.tokens", v.tokens);

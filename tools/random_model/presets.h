@@ -99,8 +99,12 @@ DType StorageType(const TensorPlan& t, DType wtype);
 // general.file_type value (llama_ftype) for a model whose matrices are `wtype`.
 uint32_t FileType(DType wtype);
 
-// Every metadata key, in the converter's order: general.*, gemma4.*, tokenizer.*.
+class Tokenizer;
+
+// Every metadata key, in the converter's order: general.*, gemma4.*, tokenizer.*. With
+// `vocabulary`, the tokenizer keys carry that real Gemma 4 vocabulary (as llama.cpp's converter
+// writes it); without, a placeholder SentencePiece-style vocabulary of p.n_vocab tokens.
 void WriteMetadata(GgufWriter& w, const ModelPreset& p, DType wtype,
-                   const std::string& description);
+                   const std::string& description, const Tokenizer* vocabulary = nullptr);
 
 }  // namespace g4

@@ -1,0 +1,86 @@
+// libg4 chat API: OpenAI-style messages in, a streamed Gemma 4 answer out (reasoning, content,
+// tool calls), with thinking on or off, JSON-schema-constrained output and sampling options.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "g4/engine.h"
+
+namespace g4 {
+
+// Unset fields take the model file's values, else Gemma's defaults (temperature 1.0, top-k 64,
+// top-p 0.95).
+struct SamplingOptions {
+  std::optional<float> temperature, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty;
+  std::optional<int32_t> top_k;
+  std::optional<uint64_t> seed;  // unset: random
+};
+
+struct ChatRequest {
+  nlohmann::json messages = nlohmann::json::array();  // OpenAI chat messages
+  nlohmann::json tools;                                // null or an OpenAI tools array
+  bool thinking = false;
+  // Output constraint: null for free text, {"type":"object"} for OpenAI's json_object, or any
+  // JSON Schema (OpenAI json_schema.schema).
+  nlohmann::json json_schema;
+  int max_tokens = -1;  // -1: until the context is full
+  std::vector<std::string> stop;
+  SamplingOptions sampling;
+};
+
+struct ChatEvent {
+  enum class Type { kReasoning, kContent, kToolCallBegin, kToolCallArguments, kToolCallEnd, kError };
+  Type type = Type::kContent;
+  std::string text;     // delta text; tool name (begin); JSON text (arguments, end); raw text (error)
+  int tool_index = -1;  // which tool call of this answer
+  std::string message;  // kError: why
+};
+
+struct ChatToolCall {
+  std::string name;
+  std::string arguments_json;
+};
+
+struct ChatResult {
+  std::string reasoning;
+  std::string content;
+  std::vector<ChatToolCall> tool_calls;
+  std::vector<std::string> errors;  // malformed tool calls, as "why: raw text"
+  std::string finish_reason;        // "stop", "length", "tool_calls", "cancelled"
+  int prompt_tokens = 0;            // tokens in the rendered prompt
+  int cached_tokens = 0;            // of those, reused from the previous turn's cache
+  int completion_tokens = 0;
+  double prefill_tokens_per_second = 0;
+  double decode_tokens_per_second = 0;
+};
+
+// One conversation's sequence state (KV cache). Each Respond renders the whole conversation;
+// when it extends the previous one, only the new tokens are evaluated.
+class ChatSession {
+ public:
+  static Status Create(const LoadedModel& model, const SessionConfig& config, std::unique_ptr<ChatSession>* out);
+  ~ChatSession();
+
+  // on_event may be empty; returning false from it stops the generation (finish "cancelled").
+  // `cancel`, when given, is polled between tokens.
+  Status Respond(const ChatRequest& request, const std::function<bool(const ChatEvent&)>& on_event,
+                 ChatResult* result, const std::atomic<bool>* cancel = nullptr);
+  // Renders a request to the prompt text the model sees (special tokens written literally).
+  Status RenderPrompt(const ChatRequest& request, std::string* prompt) const;
+  void Reset();
+
+ private:
+  struct Impl;
+  ChatSession() = default;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace g4

@@ -1,0 +1,436 @@
+// AVX2 + FMA + F16C kernels (x86-64-v3). Every function carries the target attribute instead
+// of the whole file being compiled for AVX2, so nothing here leaks AVX2 code into inline
+// functions shared with other files; keep this file free of STL templates for the same reason.
+// Reference twins: kernels_scalar.cc.
+#include "ops/kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#define G4_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace g4 {
+
+namespace {
+
+G4_AVX2 inline float HSum(__m256 v) {
+  __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  a = _mm_add_ss(a, _mm_movehdup_ps(a));
+  return _mm_cvtss_f32(a);
+}
+
+G4_AVX2 inline int32_t HSumI32(__m256i v) {
+  __m128i a = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0x4e));
+  a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0xb1));
+  return _mm_cvtsi128_si32(a);
+}
+
+G4_AVX2 inline float HalfAt(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// The f16 scales of 8 consecutive blocks `stride` bytes apart, as floats. Built in general
+// registers: storing the halves to memory and reloading them as one vector stalls on store
+// forwarding.
+template <int kStride>
+G4_AVX2 inline __m256 EightScales(const uint8_t* p) {
+  uint64_t lo = 0, hi = 0;
+  for (int j = 0; j < 4; ++j) {
+    uint16_t a, b;
+    std::memcpy(&a, p + j * kStride, 2);
+    std::memcpy(&b, p + (j + 4) * kStride, 2);
+    lo |= static_cast<uint64_t>(a) << (16 * j);
+    hi |= static_cast<uint64_t>(b) << (16 * j);
+  }
+  return _mm256_cvtph_ps(_mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo)));
+}
+
+G4_AVX2 void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, float* s) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / kActBlock; ++b) {
+    const float* xb = x + b * kActBlock;
+    const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
+    const __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(x0, abs_mask), _mm256_and_ps(x1, abs_mask)),
+                             _mm256_max_ps(_mm256_and_ps(x2, abs_mask), _mm256_and_ps(x3, abs_mask)));
+    m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
+    m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4e));
+    m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xb1));
+    const float amax = _mm256_cvtss_f32(m);
+    const float scale = amax / 32767.0f;
+    const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+    const __m256 iv = _mm256_set1_ps(inv);
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(x0, iv)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(x1, iv));
+    const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(x2, iv)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(x3, iv));
+    // packs works within 128-bit lanes; the permute restores the element order.
+    const __m256i p01 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xd8);
+    const __m256i p23 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xd8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kActBlock), p01);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kActBlock + 16), p23);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones));
+    d[b] = scale;
+    s[b] = static_cast<float>(HSumI32(sum));
+  }
+}
+
+// One Q4_0 row (nb blocks of 18 bytes: f16 scale, 16 bytes of nibble pairs) times one token.
+// Nibbles stay unsigned (0..15) in the multiply-adds; their offset of 8 is taken off at the end
+// through the block sums of q: sum((n - 8) q) = sum(n q) - 8 sum(q).
+G4_AVX2 float RowQ4_0(const uint8_t* row, const int16_t* q, const float* d, const float* s, int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi16(0x0f);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;
+  alignas(32) float sc[8];
+  auto block = [&](int64_t b, __m256 scale, __m256& acc) G4_AVX2 {
+    const uint8_t* bl = row + b * 18;
+    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2)));
+    const __m256i* xb = reinterpret_cast<const __m256i*>(q + b * kActBlock);
+    const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(v, low4), _mm256_loadu_si256(xb)),
+                                       _mm256_madd_epi16(_mm256_srli_epi16(v, 4), _mm256_loadu_si256(xb + 1)));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc);
+  };
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m256 scale = _mm256_mul_ps(EightScales<18>(row + b * 18), _mm256_loadu_ps(d + b));
+    corr = _mm256_fmadd_ps(scale, _mm256_loadu_ps(s + b), corr);
+    _mm256_store_ps(sc, scale);
+    block(b + 0, _mm256_broadcast_ss(sc + 0), acc0);
+    block(b + 1, _mm256_broadcast_ss(sc + 1), acc1);
+    block(b + 2, _mm256_broadcast_ss(sc + 2), acc2);
+    block(b + 3, _mm256_broadcast_ss(sc + 3), acc3);
+    block(b + 4, _mm256_broadcast_ss(sc + 4), acc0);
+    block(b + 5, _mm256_broadcast_ss(sc + 5), acc1);
+    block(b + 6, _mm256_broadcast_ss(sc + 6), acc2);
+    block(b + 7, _mm256_broadcast_ss(sc + 7), acc3);
+  }
+  float corr_tail = 0.0f;
+  for (; b < nb; ++b) {
+    const float scale = HalfAt(row + b * 18) * d[b];
+    corr_tail += scale * s[b];
+    block(b, _mm256_set1_ps(scale), acc0);
+  }
+  const float total = HSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  return total - 8.0f * (HSum(corr) + corr_tail);
+}
+
+// One Q8_0 row (nb blocks of 34 bytes: f16 scale, 32 int8) times one token.
+G4_AVX2 float RowQ8_0(const uint8_t* row, const int16_t* q, const float* d, int64_t nb) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  alignas(32) float sc[8];
+  auto block = [&](int64_t b, __m256 scale, __m256& acc) G4_AVX2 {
+    const uint8_t* bl = row + b * 34;
+    const __m256i v0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2)));
+    const __m256i v1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 18)));
+    const __m256i* xb = reinterpret_cast<const __m256i*>(q + b * kActBlock);
+    const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(v0, _mm256_loadu_si256(xb)),
+                                       _mm256_madd_epi16(v1, _mm256_loadu_si256(xb + 1)));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc);
+  };
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m256 scale = _mm256_mul_ps(EightScales<34>(row + b * 34), _mm256_loadu_ps(d + b));
+    _mm256_store_ps(sc, scale);
+    block(b + 0, _mm256_broadcast_ss(sc + 0), acc0);
+    block(b + 1, _mm256_broadcast_ss(sc + 1), acc1);
+    block(b + 2, _mm256_broadcast_ss(sc + 2), acc2);
+    block(b + 3, _mm256_broadcast_ss(sc + 3), acc3);
+    block(b + 4, _mm256_broadcast_ss(sc + 4), acc0);
+    block(b + 5, _mm256_broadcast_ss(sc + 5), acc1);
+    block(b + 6, _mm256_broadcast_ss(sc + 6), acc2);
+    block(b + 7, _mm256_broadcast_ss(sc + 7), acc3);
+  }
+  for (; b < nb; ++b) block(b, _mm256_set1_ps(HalfAt(row + b * 34) * d[b]), acc0);
+  return HSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+}
+
+G4_AVX2 void GemvQ4_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+                      int64_t y_stride) {
+  const int64_t nb = x.k / kActBlock;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
+    for (int64_t t = 0; t < x.n; ++t) {
+      y[t * y_stride + r] = RowQ4_0(row, x.q + t * x.k, x.d + t * nb, x.s + t * nb, nb);
+    }
+  }
+}
+
+G4_AVX2 void GemvQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+                      int64_t y_stride) {
+  const int64_t nb = x.k / kActBlock;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
+    for (int64_t t = 0; t < x.n; ++t) y[t * y_stride + r] = RowQ8_0(row, x.q + t * x.k, x.d + t * nb, nb);
+  }
+}
+
+// Float rows: 8 values per step from a type-specific loader, 4 accumulators.
+struct LoadF32 {
+  static constexpr int kBytes = 4;
+  G4_AVX2 static __m256 Load(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static float One(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+};
+struct LoadF16 {
+  static constexpr int kBytes = 2;
+  G4_AVX2 static __m256 Load(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  G4_AVX2 static float One(const uint8_t* p) { return HalfAt(p); }
+};
+struct LoadBf16 {
+  static constexpr int kBytes = 2;
+  G4_AVX2 static __m256 Load(const uint8_t* p) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  }
+  static float One(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    const uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+};
+
+template <typename L>
+G4_AVX2 float RowFloat(const uint8_t* row, const float* x, int64_t k) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  int64_t i = 0;
+  for (; i + 32 <= k; i += 32) {
+    acc0 = _mm256_fmadd_ps(L::Load(row + i * L::kBytes), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(L::Load(row + (i + 8) * L::kBytes), _mm256_loadu_ps(x + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(L::Load(row + (i + 16) * L::kBytes), _mm256_loadu_ps(x + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(L::Load(row + (i + 24) * L::kBytes), _mm256_loadu_ps(x + i + 24), acc3);
+  }
+  for (; i + 8 <= k; i += 8) acc0 = _mm256_fmadd_ps(L::Load(row + i * L::kBytes), _mm256_loadu_ps(x + i), acc0);
+  float sum = HSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < k; ++i) sum += L::One(row + i * L::kBytes) * x[i];
+  return sum;
+}
+
+template <typename L>
+G4_AVX2 void GemvFloat(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* x, int64_t n,
+                       int64_t k, int64_t x_stride, float* y, int64_t y_stride) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
+    for (int64_t t = 0; t < n; ++t) y[t * y_stride + r] = RowFloat<L>(row, x + t * x_stride, k);
+  }
+}
+
+G4_AVX2 void ToFloatQ4_0(const uint8_t* row, float* out, int64_t k) {
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (int64_t b = 0; b < k / kActBlock; ++b) {
+    const uint8_t* bl = row + b * 18;
+    const __m256 d = _mm256_set1_ps(HalfAt(bl));
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2));
+    const __m128i lo = _mm_and_si128(v, low4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int j = 0; j < 4; ++j) {
+      const __m256i n = _mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[j]), eight);
+      _mm256_storeu_ps(out + b * 32 + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(n), d));
+    }
+  }
+}
+
+G4_AVX2 void ToFloatQ8_0(const uint8_t* row, float* out, int64_t k) {
+  for (int64_t b = 0; b < k / kActBlock; ++b) {
+    const uint8_t* bl = row + b * 34;
+    const __m256 d = _mm256_set1_ps(HalfAt(bl));
+    for (int j = 0; j < 4; ++j) {
+      const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bl + 2 + 8 * j));
+      _mm256_storeu_ps(out + b * 32 + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)), d));
+    }
+  }
+}
+
+template <typename L>
+G4_AVX2 void ToFloat(const uint8_t* row, float* out, int64_t k) {
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) _mm256_storeu_ps(out + i, L::Load(row + i * L::kBytes));
+  for (; i < k; ++i) out[i] = L::One(row + i * L::kBytes);
+}
+
+// Register-blocked product of kR weight rows and kT tokens: kR * kT vector accumulators over
+// k, summed horizontally at the end.
+template <int kR, int kT>
+G4_AVX2 void GemmTile(const float* w, int64_t w_stride, const float* x, int64_t x_stride, int64_t k, float* y,
+                      int64_t y_stride, bool accumulate) {
+  __m256 acc[kR][kT];
+  for (int r = 0; r < kR; ++r) {
+    for (int t = 0; t < kT; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 wv[kR];
+    for (int r = 0; r < kR; ++r) wv[r] = _mm256_loadu_ps(w + r * w_stride + i);
+    for (int t = 0; t < kT; ++t) {
+      const __m256 xv = _mm256_loadu_ps(x + t * x_stride + i);
+      for (int r = 0; r < kR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (i < k) {
+    // Masked loads read only the k - i remaining values.
+    alignas(32) int32_t mask_bits[8];
+    for (int j = 0; j < 8; ++j) mask_bits[j] = j < k - i ? -1 : 0;
+    const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask_bits));
+    __m256 wv[kR];
+    for (int r = 0; r < kR; ++r) wv[r] = _mm256_maskload_ps(w + r * w_stride + i, mask);
+    for (int t = 0; t < kT; ++t) {
+      const __m256 xv = _mm256_maskload_ps(x + t * x_stride + i, mask);
+      for (int r = 0; r < kR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int t = 0; t < kT; ++t) {
+    for (int r = 0; r < kR; ++r) {
+      const float sum = HSum(acc[r][t]);
+      float& out = y[t * y_stride + r];
+      out = accumulate ? out + sum : sum;
+    }
+  }
+}
+
+constexpr int kTileRows = 3;
+constexpr int kTileTokens = 4;
+
+template <int kR>
+G4_AVX2 void GemmRows(const float* w, int64_t w_stride, const float* x, int64_t x_stride, int64_t tokens,
+                      int64_t k, float* y, int64_t y_stride, bool accumulate) {
+  switch (tokens) {
+    case 1:
+      return GemmTile<kR, 1>(w, w_stride, x, x_stride, k, y, y_stride, accumulate);
+    case 2:
+      return GemmTile<kR, 2>(w, w_stride, x, x_stride, k, y, y_stride, accumulate);
+    case 3:
+      return GemmTile<kR, 3>(w, w_stride, x, x_stride, k, y, y_stride, accumulate);
+    default:
+      return GemmTile<kR, kTileTokens>(w, w_stride, x, x_stride, k, y, y_stride, accumulate);
+  }
+}
+
+G4_AVX2 void GemmF32(const float* w, int64_t w_stride, int64_t rows, const float* x, int64_t x_stride, int64_t n,
+                     int64_t k, float* y, int64_t y_stride, bool accumulate) {
+  for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
+    const int64_t tt = n - t0 < kTileTokens ? n - t0 : kTileTokens;
+    const float* xt = x + t0 * x_stride;
+    float* yt = y + t0 * y_stride;
+    int64_t r0 = 0;
+    for (; r0 + kTileRows <= rows; r0 += kTileRows) {
+      GemmRows<kTileRows>(w + r0 * w_stride, w_stride, xt, x_stride, tt, k, yt + r0, y_stride, accumulate);
+    }
+    if (rows - r0 == 2) GemmRows<2>(w + r0 * w_stride, w_stride, xt, x_stride, tt, k, yt + r0, y_stride, accumulate);
+    if (rows - r0 == 1) GemmRows<1>(w + r0 * w_stride, w_stride, xt, x_stride, tt, k, yt + r0, y_stride, accumulate);
+  }
+}
+
+G4_AVX2 float DotF32(const float* a, const float* b, int64_t n) {
+  return RowFloat<LoadF32>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+// exp(x) for x <= 88 (Cephes expf: 2^n times a degree-6 polynomial on [-ln2/2, ln2/2]);
+// about 1 ulp. Inputs below -87 give 0.
+G4_AVX2 inline __m256 Exp(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// tanh: an odd Taylor polynomial below |x| = 0.3125 (no cancellation near 0), else
+// (1 - e) / (1 + e) with e = exp(-2|x|); the sign is put back at the end.
+G4_AVX2 inline __m256 Tanh(__m256 x) {
+  const __m256 sign = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(0x80000000u))));
+  const __m256 a = _mm256_andnot_ps(sign, x);
+  const __m256 e = Exp(_mm256_mul_ps(a, _mm256_set1_ps(-2.0f)));
+  const __m256 big = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), e), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  const __m256 a2 = _mm256_mul_ps(a, a);
+  __m256 p = _mm256_set1_ps(-1382.0f / 155925.0f);
+  p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(62.0f / 2835.0f));
+  p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(-17.0f / 315.0f));
+  p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(2.0f / 15.0f));
+  p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(-1.0f / 3.0f));
+  const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, a2), a, a);
+  const __m256 t = _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.3125f), _CMP_LT_OQ));
+  return _mm256_or_ps(t, sign);
+}
+
+G4_AVX2 void GeluMul(float* gate, const float* up, int64_t n) {
+  const __m256 c0 = _mm256_set1_ps(-2.0f * 0.7978845608028654f);
+  const __m256 c1 = _mm256_set1_ps(0.044715f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    const __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(c1, x), _mm256_mul_ps(x, x), x);
+    // exp(-2z) overflows to inf for very negative x: x / inf = -0, the right limit.
+    const __m256 e = Exp(_mm256_min_ps(_mm256_mul_ps(c0, inner), _mm256_set1_ps(88.0f)));
+    const __m256 g = _mm256_div_ps(x, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float x = gate[i];
+    const float z = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    gate[i] = x / (1.0f + __builtin_expf(-2.0f * z)) * up[i];
+  }
+}
+
+G4_AVX2 void Softcap(float* x, int64_t n, float cap) {
+  const __m256 c = _mm256_set1_ps(cap), inv = _mm256_set1_ps(1.0f / cap);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(c, Tanh(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv))));
+  for (; i < n; ++i) x[i] = cap * __builtin_tanhf(x[i] / cap);
+}
+
+}  // namespace
+
+const KernelTable& Avx2Kernels() {
+  static const KernelTable table = {
+      SimdLevel::kAvx2,
+      QuantizeActs,
+      GemvQ4_0,
+      GemvQ8_0,
+      GemvFloat<LoadF32>,
+      GemvFloat<LoadF16>,
+      GemvFloat<LoadBf16>,
+      ToFloatQ4_0,
+      ToFloatQ8_0,
+      ToFloat<LoadF16>,
+      ToFloat<LoadBf16>,
+      GemmF32,
+      DotF32,
+      GeluMul,
+      Softcap,
+  };
+  return table;
+}
+
+}  // namespace g4
+
+#else  // not x86-64 with GCC: no AVX2 table; SupportedSimdLevels() never offers it.
+
+namespace g4 {
+const KernelTable& Avx2Kernels() { return ScalarKernels(); }
+}  // namespace g4
+
+#endif

@@ -1,0 +1,191 @@
+// MatMul and MatMulMulti: split the output rows between the pool's threads (each streams its
+// own contiguous part of the weights) and run the kernels of the active SIMD level on them.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "base/error.h"
+#include "ops/kernels.h"
+#include "ops/ops.h"
+
+namespace g4 {
+
+namespace {
+
+// Up to this many tokens a matmul reads the stored rows in place (decode); above it, rows are
+// converted to float a tile at a time and shared by all tokens (prefill).
+constexpr int64_t kGemvMaxTokens = 3;
+// Prefill tiles: kTileRows rows by kTileCols columns of float weights (64 KiB, L2-resident).
+constexpr int64_t kTileRows = 16;
+constexpr int64_t kTileCols = 1024;
+// Below this many multiply-adds a product runs on the calling thread.
+constexpr int64_t kMinParallelWork = 32768;
+
+// Per-thread scratch, grown on demand and kept for the next call.
+struct Scratch {
+  std::vector<int16_t> q;
+  std::vector<float> d, s, tile;
+  std::vector<QActs> acts;
+  std::vector<int64_t> first_unit;
+};
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+void GemvRows(const KernelTable& kt, const MatMulJob& job, int64_t n, const QActs& qx, int64_t r0, int64_t r1) {
+  const WeightRows& w = job.w;
+  switch (w.type) {
+    case DType::kQ4_0:
+      return kt.gemv_q4_0(w.data, w.row_bytes, r0, r1, qx, job.y, job.y_stride);
+    case DType::kQ8_0:
+      return kt.gemv_q8_0(w.data, w.row_bytes, r0, r1, qx, job.y, job.y_stride);
+    case DType::kF32:
+      return kt.gemv_f32(w.data, w.row_bytes, r0, r1, job.x, n, w.in, job.x_stride, job.y, job.y_stride);
+    case DType::kF16:
+      return kt.gemv_f16(w.data, w.row_bytes, r0, r1, job.x, n, w.in, job.x_stride, job.y, job.y_stride);
+    case DType::kBF16:
+      return kt.gemv_bf16(w.data, w.row_bytes, r0, r1, job.x, n, w.in, job.x_stride, job.y, job.y_stride);
+    default:
+      G4_CHECK(false, "no decode kernel for ", DTypeName(w.type));
+  }
+}
+
+// Columns [c0, c0 + m) of one stored row, as floats.
+void RowToFloat(const KernelTable& kt, const WeightRows& w, int64_t r, int64_t c0, int64_t m, float* out) {
+  const DTypeInfo& info = Info(w.type);
+  const uint8_t* src =
+      w.data + static_cast<size_t>(r) * w.row_bytes + static_cast<size_t>(c0 / info.block_elems) * info.block_bytes;
+  switch (w.type) {
+    case DType::kQ4_0:
+      return kt.to_float_q4_0(src, out, m);
+    case DType::kQ8_0:
+      return kt.to_float_q8_0(src, out, m);
+    case DType::kF16:
+      return kt.to_float_f16(src, out, m);
+    case DType::kBF16:
+      return kt.to_float_bf16(src, out, m);
+    default:
+      return DequantizeRow(w.type, src, out, m);
+  }
+}
+
+// Prefill rows [r0, r1): tile by tile, converted once and multiplied with every token. Column
+// chunks start on multiples of 1024, so they stay on block and super-block boundaries.
+void GemmRows(const KernelTable& kt, const MatMulJob& job, int64_t n, int64_t r0, int64_t r1) {
+  const WeightRows& w = job.w;
+  const bool in_place = w.type == DType::kF32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0 &&
+                        w.row_bytes % alignof(float) == 0;
+  const float* rows = reinterpret_cast<const float*>(w.data);
+  const int64_t stride = static_cast<int64_t>(w.row_bytes / sizeof(float));
+  std::vector<float>& tile = ThreadScratch().tile;
+  if (!in_place) tile.resize(static_cast<size_t>(kTileRows * kTileCols));
+  for (int64_t t0 = r0; t0 < r1; t0 += kTileRows) {
+    const int64_t rr = std::min(kTileRows, r1 - t0);
+    for (int64_t c0 = 0; c0 < w.in; c0 += kTileCols) {
+      const int64_t m = std::min(kTileCols, w.in - c0);
+      float* y = job.y + t0;
+      if (in_place) {
+        kt.gemm_f32(rows + t0 * stride + c0, stride, rr, job.x + c0, job.x_stride, n, m, y, job.y_stride, c0 > 0);
+        continue;
+      }
+      for (int64_t r = 0; r < rr; ++r) RowToFloat(kt, w, t0 + r, c0, m, tile.data() + r * kTileCols);
+      kt.gemm_f32(tile.data(), kTileCols, rr, job.x + c0, job.x_stride, n, m, y, job.y_stride, c0 > 0);
+    }
+  }
+}
+
+}  // namespace
+
+void MatMulMulti(const MatMulJob* jobs, int count, int64_t n_tokens, ThreadPool* pool) {
+  if (count <= 0 || n_tokens <= 0) return;
+  const KernelTable& kt = ActiveKernels();
+  Scratch& scratch = ThreadScratch();
+  bool gemv = n_tokens <= kGemvMaxTokens;
+  for (int i = 0; i < count; ++i) gemv = gemv && HasGemvKernel(jobs[i].w.type);
+
+  // Decode: quantize each distinct activation matrix once.
+  scratch.acts.assign(count, QActs{});
+  if (gemv) {
+    size_t q_size = 0, d_size = 0;
+    for (int i = 0; i < count; ++i) {
+      if (!UsesQuantizedActs(jobs[i].w.type)) continue;
+      q_size += static_cast<size_t>(n_tokens * jobs[i].w.in);
+      d_size += static_cast<size_t>(n_tokens * jobs[i].w.in / kActBlock);
+    }
+    if (scratch.q.size() < q_size) scratch.q.resize(q_size);
+    if (scratch.d.size() < d_size) scratch.d.resize(d_size);
+    if (scratch.s.size() < d_size) scratch.s.resize(d_size);
+    size_t q_off = 0, d_off = 0;
+    for (int i = 0; i < count; ++i) {
+      const MatMulJob& job = jobs[i];
+      if (!UsesQuantizedActs(job.w.type)) continue;
+      for (int j = 0; j < i && scratch.acts[i].q == nullptr; ++j) {
+        if (scratch.acts[j].q != nullptr && jobs[j].x == job.x && jobs[j].x_stride == job.x_stride &&
+            jobs[j].w.in == job.w.in) {
+          scratch.acts[i] = scratch.acts[j];
+        }
+      }
+      if (scratch.acts[i].q != nullptr) continue;
+      const int64_t k = job.w.in, nb = k / kActBlock;
+      int16_t* q = scratch.q.data() + q_off;
+      float* d = scratch.d.data() + d_off;
+      float* s = scratch.s.data() + d_off;
+      for (int64_t t = 0; t < n_tokens; ++t) kt.quantize_acts(job.x + t * job.x_stride, k, q + t * k, d + t * nb, s + t * nb);
+      scratch.acts[i] = {q, d, s, n_tokens, k};
+      q_off += static_cast<size_t>(n_tokens * k);
+      d_off += static_cast<size_t>(n_tokens * nb);
+    }
+  }
+
+  // Work units: rows (decode) or row tiles (prefill), numbered across all jobs.
+  scratch.first_unit.resize(count + 1);
+  scratch.first_unit[0] = 0;
+  int64_t work = 0;
+  for (int i = 0; i < count; ++i) {
+    const int64_t units = gemv ? jobs[i].w.rows : (jobs[i].w.rows + kTileRows - 1) / kTileRows;
+    scratch.first_unit[i + 1] = scratch.first_unit[i] + units;
+    work += jobs[i].w.rows * jobs[i].w.in * n_tokens;
+  }
+  const std::vector<QActs>& acts = scratch.acts;
+  const std::vector<int64_t>& first_unit = scratch.first_unit;
+  auto run = [&](int64_t u0, int64_t u1) {
+    for (int i = 0; i < count; ++i) {
+      const int64_t a = std::max(u0, first_unit[i]) - first_unit[i];
+      const int64_t b = std::min(u1, first_unit[i + 1]) - first_unit[i];
+      if (a >= b) continue;
+      if (gemv) {
+        GemvRows(kt, jobs[i], n_tokens, acts[i], a, b);
+      } else {
+        GemmRows(kt, jobs[i], n_tokens, a * kTileRows, std::min(jobs[i].w.rows, b * kTileRows));
+      }
+    }
+  };
+  const int64_t total = first_unit[count];
+  if (pool == nullptr || pool->size() == 1 || work < kMinParallelWork) {
+    run(0, total);
+  } else {
+    pool->ParallelFor(total, run);
+  }
+}
+
+void MatMul(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y, int64_t y_stride,
+            ThreadPool* pool) {
+  const MatMulJob job{x, x_stride, w, y, y_stride};
+  MatMulMulti(&job, 1, n_tokens, pool);
+}
+
+void MatMulReference(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y,
+                     int64_t y_stride) {
+  std::vector<float> row(static_cast<size_t>(w.in));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    DequantizeRow(w.type, w.data + static_cast<size_t>(r) * w.row_bytes, row.data(), w.in);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      double sum = 0;
+      for (int64_t i = 0; i < w.in; ++i) sum += static_cast<double>(x[t * x_stride + i]) * row[i];
+      y[t * y_stride + r] = static_cast<float>(sum);
+    }
+  }
+}
+
+}  // namespace g4

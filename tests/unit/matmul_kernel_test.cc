@@ -1,0 +1,361 @@
+// The SIMD kernel tables (src/ops/kernels.h) against their scalar reference twin, on every
+// level this CPU supports, and MatMul on every level against a double-precision product with
+// the error bound of its activation quantization.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/half.h"
+#include "base/thread_pool.h"
+#include "ops/dtype.h"
+#include "ops/kernels.h"
+#include "ops/ops.h"
+#include "ops/simd.h"
+
+namespace g4 {
+namespace {
+
+std::vector<float> RandomFloats(std::mt19937& rng, size_t n, float scale = 1.0f) {
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Activations with the shapes real ones have: mostly small values, a few large outliers, some
+// all-zero blocks, some positive-only blocks.
+std::vector<float> ActivationLike(std::mt19937& rng, int64_t k) {
+  std::vector<float> x = RandomFloats(rng, k);
+  std::uniform_int_distribution<int> pick(0, 99);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const int kind = pick(rng);
+    for (int j = 0; j < 32; ++j) {
+      float& v = x[b * 32 + j];
+      if (kind < 5) v = 0.0f;
+      if (kind >= 5 && kind < 15) v = std::fabs(v) * 3.0f;
+      if (kind >= 15 && kind < 20 && j == 7) v = 250.0f;
+      if (kind >= 20 && kind < 25) v *= 1e-4f;
+    }
+  }
+  return x;
+}
+
+std::vector<uint8_t> RandomRows(DType type, int64_t rows, int64_t k, std::mt19937& rng) {
+  const size_t row_bytes = RowBytes(type, k);
+  std::vector<uint8_t> data(row_bytes * rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<float> values = RandomFloats(rng, k, 0.1f);
+    QuantizeRow(type, values.data(), data.data() + r * row_bytes, k);
+  }
+  return data;
+}
+
+std::vector<SimdLevel> FastLevels() {
+  std::vector<SimdLevel> out;
+  for (SimdLevel l : SupportedSimdLevels()) {
+    if (l != SimdLevel::kScalar) out.push_back(l);
+  }
+  return out;
+}
+
+TEST(SimdLevelTest, ScalarAlwaysSupportedAndSettable) {
+  const std::vector<SimdLevel> levels = SupportedSimdLevels();
+  ASSERT_FALSE(levels.empty());
+  EXPECT_EQ(levels.front(), SimdLevel::kScalar);
+  for (SimdLevel l : levels) {
+    ScopedSimdLevel scoped(l);
+    EXPECT_EQ(ActiveSimdLevel(), l);
+    EXPECT_EQ(ActiveKernels().level, l);
+  }
+  std::printf("SIMD levels on this CPU:");
+  for (SimdLevel l : levels) std::printf(" %s", SimdLevelName(l));
+  std::printf("\n");
+}
+
+struct Quantized {
+  std::vector<int16_t> q;
+  std::vector<float> d, s;
+};
+
+Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n, int64_t k) {
+  Quantized out;
+  out.q.resize(n * k);
+  out.d.resize(n * k / 32);
+  out.s.resize(n * k / 32);
+  for (int64_t t = 0; t < n; ++t) {
+    kt.quantize_acts(x.data() + t * k, k, out.q.data() + t * k, out.d.data() + t * k / 32, out.s.data() + t * k / 32);
+  }
+  return out;
+}
+
+TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
+  std::mt19937 rng(1);
+  const int64_t k = 1024;
+  const std::vector<float> x = ActivationLike(rng, k);
+  const Quantized qa = Quantize(ScalarKernels(), x, 1, k);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    float amax = 0;
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    EXPECT_FLOAT_EQ(qa.d[b], amax / 32767.0f);
+    for (int j = 0; j < 32; ++j) {
+      const int64_t i = b * 32 + j;
+      EXPECT_LE(std::fabs(qa.q[i] * qa.d[b] - x[i]), 0.5001f * qa.d[b] + 1e-30f) << "value " << i;
+      sum += qa.q[i];
+    }
+    EXPECT_EQ(qa.s[b], static_cast<float>(sum));
+  }
+}
+
+TEST(QuantizeActsTest, EveryLevelMatchesScalarExactly) {
+  std::mt19937 rng(2);
+  for (SimdLevel level : FastLevels()) {
+    SCOPED_TRACE(SimdLevelName(level));
+    for (int64_t k : {32, 64, 96, 1536, 12288}) {
+      const std::vector<float> x = ActivationLike(rng, k);
+      const Quantized want = Quantize(ScalarKernels(), x, 1, k);
+      const Quantized got = Quantize(KernelsFor(level), x, 1, k);
+      ASSERT_EQ(got.q, want.q) << "k " << k;
+      ASSERT_EQ(got.d, want.d) << "k " << k;
+      ASSERT_EQ(got.s, want.s) << "k " << k;
+    }
+  }
+}
+
+// Sum over the row of |w_i| * |x_i| (dequantized): the scale of float rounding in a dot.
+double Magnitude(DType type, const uint8_t* row, const float* x, int64_t k) {
+  std::vector<float> w(k);
+  DequantizeRow(type, row, w.data(), k);
+  double m = 0;
+  for (int64_t i = 0; i < k; ++i) m += std::fabs(static_cast<double>(w[i]) * x[i]);
+  return m;
+}
+
+TEST(GemvKernelTest, QuantizedRowsMatchScalarOnEveryLevel) {
+  std::mt19937 rng(3);
+  for (SimdLevel level : FastLevels()) {
+    const KernelTable& kt = KernelsFor(level);
+    for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
+      for (int64_t k : {32, 96, 256, 288, 1536}) {
+        for (int64_t n : {1, 3}) {
+          SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)) + " k " +
+                       std::to_string(k) + " n " + std::to_string(n));
+          const int64_t rows = 13;
+          // One byte of offset: rows in files are not aligned.
+          std::vector<uint8_t> storage = RandomRows(type, rows, k, rng);
+          storage.insert(storage.begin(), 0);
+          const uint8_t* w = storage.data() + 1;
+          const size_t row_bytes = RowBytes(type, k);
+          std::vector<float> x;
+          for (int64_t t = 0; t < n; ++t) {
+            const std::vector<float> xt = ActivationLike(rng, k);
+            x.insert(x.end(), xt.begin(), xt.end());
+          }
+          const Quantized qa = Quantize(ScalarKernels(), x, n, k);
+          const QActs acts{qa.q.data(), qa.d.data(), qa.s.data(), n, k};
+          const int64_t y_stride = rows + 2;
+          std::vector<float> want(n * y_stride, -1.0f), got(n * y_stride, -1.0f);
+          const GemvQuantFn scalar = type == DType::kQ4_0 ? ScalarKernels().gemv_q4_0 : ScalarKernels().gemv_q8_0;
+          const GemvQuantFn fast = type == DType::kQ4_0 ? kt.gemv_q4_0 : kt.gemv_q8_0;
+          scalar(w, row_bytes, 0, rows, acts, want.data(), y_stride);
+          fast(w, row_bytes, 2, rows, acts, got.data(), y_stride);
+          fast(w, row_bytes, 0, 2, acts, got.data(), y_stride);
+          for (int64_t t = 0; t < n; ++t) {
+            for (int64_t r = 0; r < y_stride; ++r) {
+              if (r >= rows) {
+                ASSERT_EQ(got[t * y_stride + r], -1.0f) << "wrote past the rows";
+                continue;
+              }
+              const double tol = 2e-6 * Magnitude(type, w + r * row_bytes, x.data() + t * k, k) + 1e-30;
+              ASSERT_NEAR(got[t * y_stride + r], want[t * y_stride + r], tol) << "row " << r << " token " << t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GemvKernelTest, FloatRowsMatchScalarOnEveryLevel) {
+  std::mt19937 rng(4);
+  for (SimdLevel level : FastLevels()) {
+    const KernelTable& kt = KernelsFor(level);
+    for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
+      for (int64_t k : {1, 7, 8, 33, 100, 256}) {
+        for (size_t misalign : {0, 1, 2}) {
+          SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)) + " k " +
+                       std::to_string(k) + " misalign " + std::to_string(misalign));
+          const int64_t rows = 5, n = 2, x_stride = k + 3;
+          std::vector<uint8_t> storage = RandomRows(type, rows, k, rng);
+          storage.insert(storage.begin(), misalign, 0);
+          const uint8_t* w = storage.data() + misalign;
+          const size_t row_bytes = RowBytes(type, k);
+          const std::vector<float> x = RandomFloats(rng, n * x_stride);
+          const GemvFloatFn scalar = type == DType::kF32   ? ScalarKernels().gemv_f32
+                                     : type == DType::kF16 ? ScalarKernels().gemv_f16
+                                                           : ScalarKernels().gemv_bf16;
+          const GemvFloatFn fast = type == DType::kF32 ? kt.gemv_f32 : type == DType::kF16 ? kt.gemv_f16 : kt.gemv_bf16;
+          std::vector<float> want(n * rows), got(n * rows);
+          scalar(w, row_bytes, 0, rows, x.data(), n, k, x_stride, want.data(), rows);
+          fast(w, row_bytes, 0, rows, x.data(), n, k, x_stride, got.data(), rows);
+          for (int64_t t = 0; t < n; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const double tol = 1e-6 * Magnitude(type, w + r * row_bytes, x.data() + t * x_stride, k) + 1e-30;
+              ASSERT_NEAR(got[t * rows + r], want[t * rows + r], tol) << "row " << r << " token " << t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(ToFloatKernelTest, EveryLevelMatchesScalarExactly) {
+  std::mt19937 rng(5);
+  for (SimdLevel level : FastLevels()) {
+    const KernelTable& kt = KernelsFor(level);
+    const KernelTable& ref = ScalarKernels();
+    const struct {
+      DType type;
+      ToFloatFn fast, scalar;
+    } cases[] = {{DType::kQ4_0, kt.to_float_q4_0, ref.to_float_q4_0},
+                 {DType::kQ8_0, kt.to_float_q8_0, ref.to_float_q8_0},
+                 {DType::kF16, kt.to_float_f16, ref.to_float_f16},
+                 {DType::kBF16, kt.to_float_bf16, ref.to_float_bf16}};
+    for (const auto& c : cases) {
+      for (int64_t k : {32, 64, 1024}) {
+        SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(c.type)) + " k " +
+                     std::to_string(k));
+        std::vector<uint8_t> storage = RandomRows(c.type, 1, k, rng);
+        storage.insert(storage.begin(), 3, 0);
+        std::vector<float> want(k), got(k), dequant(k);
+        c.scalar(storage.data() + 3, want.data(), k);
+        c.fast(storage.data() + 3, got.data(), k);
+        DequantizeRow(c.type, storage.data() + 3, dequant.data(), k);
+        ASSERT_EQ(got, want);
+        ASSERT_EQ(want, dequant);
+      }
+    }
+  }
+}
+
+TEST(GemmKernelTest, EveryLevelMatchesScalar) {
+  std::mt19937 rng(6);
+  for (SimdLevel level : FastLevels()) {
+    const KernelTable& kt = KernelsFor(level);
+    for (int64_t rows : {1, 2, 3, 4, 7, 16}) {
+      for (int64_t n : {1, 3, 4, 5, 9}) {
+        for (int64_t k : {1, 5, 8, 31, 64, 200}) {
+          for (bool accumulate : {false, true}) {
+            SCOPED_TRACE(std::string(SimdLevelName(level)) + " rows " + std::to_string(rows) + " n " +
+                         std::to_string(n) + " k " + std::to_string(k) + (accumulate ? " accumulate" : ""));
+            const int64_t w_stride = k + 1, x_stride = k + 2, y_stride = rows + 1;
+            const std::vector<float> w = RandomFloats(rng, rows * w_stride);
+            const std::vector<float> x = RandomFloats(rng, n * x_stride);
+            const std::vector<float> y0 = RandomFloats(rng, n * y_stride);
+            std::vector<float> want = y0, got = y0;
+            ScalarKernels().gemm_f32(w.data(), w_stride, rows, x.data(), x_stride, n, k, want.data(), y_stride,
+                                     accumulate);
+            kt.gemm_f32(w.data(), w_stride, rows, x.data(), x_stride, n, k, got.data(), y_stride, accumulate);
+            for (int64_t t = 0; t < n; ++t) {
+              for (int64_t r = 0; r < y_stride; ++r) {
+                const float g = got[t * y_stride + r], e = want[t * y_stride + r];
+                if (r >= rows) {
+                  ASSERT_EQ(g, y0[t * y_stride + r]) << "wrote past the rows";
+                  continue;
+                }
+                double mag = accumulate ? std::fabs(y0[t * y_stride + r]) : 0.0;
+                for (int64_t i = 0; i < k; ++i) mag += std::fabs(w[r * w_stride + i] * x[t * x_stride + i]);
+                ASSERT_NEAR(g, e, 1e-6 * mag + 1e-30) << "row " << r << " token " << t;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(DotKernelTest, EveryLevelMatchesScalar) {
+  std::mt19937 rng(7);
+  const std::vector<float> a = RandomFloats(rng, 300), b = RandomFloats(rng, 300);
+  for (SimdLevel level : FastLevels()) {
+    for (int64_t n : {0, 1, 7, 8, 9, 31, 32, 33, 290}) {
+      for (int off : {0, 1, 3}) {
+        double mag = 0;
+        for (int64_t i = 0; i < n; ++i) mag += std::fabs(a[off + i] * b[i]);
+        ASSERT_NEAR(KernelsFor(level).dot_f32(a.data() + off, b.data(), n),
+                    ScalarKernels().dot_f32(a.data() + off, b.data(), n), 1e-6 * mag + 1e-30)
+            << SimdLevelName(level) << " n " << n << " offset " << off;
+      }
+    }
+  }
+}
+
+// MatMul on every level: decode (1 and 3 tokens) and prefill (8 tokens), against double
+// precision. Quantized-activation types may differ by the activation rounding, at most half
+// an int16 step per value: sum_i |w_i| * d(block of i) / 2.
+TEST(MatMulLevelsTest, EveryLevelWithinTheActivationRoundingBound) {
+  std::mt19937 rng(8);
+  for (SimdLevel level : SupportedSimdLevels()) {
+    ScopedSimdLevel scoped(level);
+    for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kBF16, DType::kF16, DType::kF32, DType::kQ4_K,
+                       DType::kQ6_K}) {
+      const int64_t k = 512, rows = 70;
+      if (k % Info(type).block_elems != 0) continue;
+      // K-quants come from random bytes with small scales (QuantizeRow cannot make them).
+      std::vector<uint8_t> w_data;
+      if (type == DType::kQ4_K || type == DType::kQ6_K) {
+        w_data.resize(RowBytes(type, k) * rows);
+        for (uint8_t& byte : w_data) byte = static_cast<uint8_t>(rng());
+        const size_t block_bytes = Info(type).block_bytes;
+        for (size_t b = 0; b < w_data.size(); b += block_bytes) {
+          const uint16_t h = FloatToHalf(0.01f);
+          std::memcpy(&w_data[b + (type == DType::kQ6_K ? 208 : 0)], &h, 2);
+          if (type == DType::kQ4_K) std::memcpy(&w_data[b + 2], &h, 2);
+        }
+      } else {
+        w_data = RandomRows(type, rows, k, rng);
+      }
+      const WeightRows w{type, w_data.data(), RowBytes(type, k), k, rows};
+      for (int64_t n : {1, 3, 8}) {
+        SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)) + " tokens " +
+                     std::to_string(n));
+        std::vector<float> x;
+        for (int64_t t = 0; t < n; ++t) {
+          const std::vector<float> xt = ActivationLike(rng, k);
+          x.insert(x.end(), xt.begin(), xt.end());
+        }
+        ThreadPool pool(2);
+        std::vector<float> y(n * rows);
+        MatMul(x.data(), n, k, w, y.data(), rows, &pool);
+        const Quantized qa = Quantize(ScalarKernels(), x, n, k);
+        std::vector<float> row(k);
+        for (int64_t r = 0; r < rows; ++r) {
+          DequantizeRow(type, w_data.data() + r * w.row_bytes, row.data(), k);
+          for (int64_t t = 0; t < n; ++t) {
+            double want = 0, mag = 0, rounding = 0;
+            for (int64_t i = 0; i < k; ++i) {
+              want += static_cast<double>(row[i]) * x[t * k + i];
+              mag += std::fabs(static_cast<double>(row[i]) * x[t * k + i]);
+              rounding += std::fabs(row[i]) * 0.5 * qa.d[t * k / 32 + i / 32];
+            }
+            const bool quantized_acts = n <= 3 && UsesQuantizedActs(type);
+            const double tol = 2e-6 * mag + (quantized_acts ? rounding : 0.0) + 1e-30;
+            ASSERT_NEAR(y[t * rows + r], want, tol) << "row " << r << " token " << t;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace g4

@@ -1,0 +1,137 @@
+#include "generation_flags.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace g4::cli {
+
+void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
+  sub->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint folder")->required();
+  sub->add_option("-c,--ctx", f->context, "context size in tokens")->capture_default_str();
+  sub->add_option("-t,--threads", f->threads, "threads (default: all cores)");
+  sub->add_option("-n,--max-tokens", f->max_tokens, "stop after this many generated tokens (-1: no limit)");
+  sub->add_option("--system", f->system, "system instruction");
+  sub->add_flag("--think", f->think, "let the model think before answering");
+  sub->add_option("--json-schema", f->json_schema_file, "constrain the answer to this JSON Schema (file)");
+  sub->add_flag("--json", f->json, "constrain the answer to a JSON object");
+  sub->add_option("--reasoning", f->reasoning, "how to show reasoning: dim, stderr, hide (default: dim on a terminal, else stderr)")
+      ->check(CLI::IsMember({"auto", "dim", "stderr", "hide"}));
+  sub->add_option("--stop", f->stop, "stop when this text is generated (repeatable)");
+  sub->add_option("--temp", f->temperature, "temperature (0: greedy; default from the model, else 1.0)");
+  sub->add_option("--top-k", f->top_k, "top-k (default 64)");
+  sub->add_option("--top-p", f->top_p, "top-p (default 0.95)");
+  sub->add_option("--min-p", f->min_p, "min-p (default 0)");
+  sub->add_option("--repeat-penalty", f->repeat_penalty, "repetition penalty (default 1: off)");
+  sub->add_option("--presence-penalty", f->presence_penalty, "presence penalty");
+  sub->add_option("--frequency-penalty", f->frequency_penalty, "frequency penalty");
+  sub->add_option("-s,--seed", f->seed, "random seed (default: random)");
+}
+
+bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr<LoadedModel>* model,
+              std::unique_ptr<ChatSession>* session) {
+  Status st = LoadedModel::Load(flags.model, model);
+  if (st.ok()) {
+    SessionConfig config;
+    config.context = flags.context;
+    config.n_threads = flags.threads;
+    st = ChatSession::Create(**model, config, session);
+  }
+  if (!st.ok()) {
+    std::fprintf(stderr, "g4 %s: %s\n", command, st.message().c_str());
+    return false;
+  }
+  return true;
+}
+
+bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatRequest* request) {
+  request->thinking = f.think;
+  request->max_tokens = f.max_tokens;
+  request->stop = f.stop;
+  SamplingOptions& s = request->sampling;
+  if (f.temperature >= 0) s.temperature = f.temperature;
+  if (f.top_k >= 0) s.top_k = f.top_k;
+  if (f.top_p >= 0) s.top_p = f.top_p;
+  if (f.min_p >= 0) s.min_p = f.min_p;
+  if (f.repeat_penalty >= 0) s.repetition_penalty = f.repeat_penalty;
+  if (f.presence_penalty != 0) s.presence_penalty = f.presence_penalty;
+  if (f.frequency_penalty != 0) s.frequency_penalty = f.frequency_penalty;
+  if (f.seed >= 0) s.seed = static_cast<uint64_t>(f.seed);
+  if (f.json) request->json_schema = {{"type", "object"}};
+  if (!f.json_schema_file.empty()) {
+    std::ifstream in(f.json_schema_file);
+    if (!in) {
+      std::fprintf(stderr, "g4 %s: %s: cannot open\n", command, f.json_schema_file.c_str());
+      return false;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      request->json_schema = nlohmann::json::parse(text.str());
+    } catch (const nlohmann::json::exception& e) {
+      std::fprintf(stderr, "g4 %s: %s: not valid JSON: %s\n", command, f.json_schema_file.c_str(), e.what());
+      return false;
+    }
+  }
+  return true;
+}
+
+EventPrinter::EventPrinter(const GenerationFlags& flags) {
+  if (flags.reasoning == "dim") {
+    display_ = ReasoningDisplay::kDim;
+  } else if (flags.reasoning == "stderr") {
+    display_ = ReasoningDisplay::kStderr;
+  } else if (flags.reasoning == "hide") {
+    display_ = ReasoningDisplay::kHide;
+  } else {
+    display_ = ::isatty(STDOUT_FILENO) ? ReasoningDisplay::kDim : ReasoningDisplay::kStderr;
+  }
+}
+
+bool EventPrinter::operator()(const ChatEvent& e) {
+  if (e.type == ChatEvent::Type::kReasoning) {
+    if (display_ == ReasoningDisplay::kHide) return true;
+    if (display_ == ReasoningDisplay::kDim) {
+      if (!in_reasoning_) std::fputs("\033[2m", stdout);
+      in_reasoning_ = true;
+      std::fputs(e.text.c_str(), stdout);
+      std::fflush(stdout);
+    } else {
+      std::fputs(e.text.c_str(), stderr);
+    }
+    return true;
+  }
+  if (in_reasoning_) {
+    std::fputs("\033[0m\n", stdout);
+    in_reasoning_ = false;
+  }
+  switch (e.type) {
+    case ChatEvent::Type::kContent:
+      std::fputs(e.text.c_str(), stdout);
+      wrote_content_ = true;
+      break;
+    case ChatEvent::Type::kToolCallEnd:
+      std::fprintf(stdout, "%s[tool call #%d] %s\n", wrote_content_ ? "\n" : "", e.tool_index, e.text.c_str());
+      break;
+    case ChatEvent::Type::kError:
+      std::fprintf(stderr, "\n[malformed tool call] %s: %s\n", e.message.c_str(), e.text.c_str());
+      break;
+    default:
+      break;
+  }
+  std::fflush(stdout);
+  return true;
+}
+
+void EventPrinter::Finish(const ChatResult& result) {
+  if (in_reasoning_) std::fputs("\033[0m", stdout);
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "[%d prompt tokens (%d cached), %d generated, prefill %.1f tok/s, decode %.1f tok/s, %s]\n",
+               result.prompt_tokens, result.cached_tokens, result.completion_tokens, result.prefill_tokens_per_second,
+               result.decode_tokens_per_second, result.finish_reason.c_str());
+}
+
+}  // namespace g4::cli

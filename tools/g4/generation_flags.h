@@ -1,0 +1,55 @@
+// Flags and output shared by `g4 run` and `g4 chat`: model, context, threads, sampling, and
+// how reasoning is shown.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "g4/chat.h"
+
+namespace g4::cli {
+
+enum class ReasoningDisplay { kDim, kStderr, kHide };
+
+struct GenerationFlags {
+  std::string model;
+  int context = 4096;
+  int threads = 0;
+  int max_tokens = -1;
+  std::string system;
+  bool think = false;
+  std::string json_schema_file;
+  bool json = false;
+  std::string reasoning = "auto";  // dim | stderr | hide | auto
+  std::vector<std::string> stop;
+  float temperature = -1, top_p = -1, min_p = -1, repeat_penalty = -1, presence_penalty = 0, frequency_penalty = 0;
+  int top_k = -1;
+  long long seed = -1;
+};
+
+void AddGenerationFlags(CLI::App* sub, GenerationFlags* flags);
+
+// Loads the model and opens a chat session; prints the error and returns false on failure.
+bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr<LoadedModel>* model,
+              std::unique_ptr<ChatSession>* session);
+
+// Fills the request's options from the flags (schema file read here); false on error (printed).
+bool ApplyGenerationFlags(const GenerationFlags& flags, const char* command, ChatRequest* request);
+
+// Prints events as they stream: content to stdout, reasoning dimmed / to stderr / hidden, tool
+// calls as one line each.
+class EventPrinter {
+ public:
+  explicit EventPrinter(const GenerationFlags& flags);
+  bool operator()(const ChatEvent& event);
+  void Finish(const ChatResult& result);
+
+ private:
+  ReasoningDisplay display_;
+  bool in_reasoning_ = false;
+  bool wrote_content_ = false;
+};
+
+}  // namespace g4::cli
