@@ -68,6 +68,8 @@ class Generator {
   const Tokenizer& tokenizer() const { return tokenizer_; }
   // Ids that end a turn: <eos>, <turn|> and <|tool_response> where the vocabulary has them.
   const std::vector<int32_t>& stop_tokens() const { return stop_tokens_; }
+  // Ids never sampled: the multimodal placeholders and delimiters the vocabulary has.
+  const std::vector<int32_t>& forbidden_tokens() const { return forbidden_tokens_; }
 
  private:
   std::shared_ptr<const grammar::TokenVocabulary> GrammarVocabulary();

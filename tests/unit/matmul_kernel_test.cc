@@ -299,6 +299,35 @@ TEST(DotKernelTest, EveryLevelMatchesScalar) {
   }
 }
 
+TEST(VectorMathKernelTest, GeluMulAndSoftcapMatchScalarOnEveryLevel) {
+  std::vector<float> x;
+  for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-20f, 1e-6f, 0.3124f, 0.3126f, -0.3125f, 95.0f, -95.0f, 1e4f, -1e4f}) {
+    x.push_back(v);
+  }
+  std::mt19937 rng(9);
+  const std::vector<float> up = RandomFloats(rng, x.size(), 2.0f);
+  for (SimdLevel level : FastLevels()) {
+    SCOPED_TRACE(SimdLevelName(level));
+    std::vector<float> want = x, got = x;
+    ScalarKernels().gelu_mul(want.data(), up.data(), static_cast<int64_t>(x.size()));
+    KernelsFor(level).gelu_mul(got.data(), up.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      // 1 - tanh loses bits near -1 in the reference itself, hence the absolute part.
+      ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 2e-7 * std::fabs(x[i] * up[i]) + 1e-37) << "x " << x[i];
+    }
+    for (float cap : {30.0f, 10.0f}) {
+      want = x;
+      got = x;
+      ScalarKernels().softcap(want.data(), static_cast<int64_t>(x.size()), cap);
+      KernelsFor(level).softcap(got.data(), static_cast<int64_t>(x.size()), cap);
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 1e-37) << "x " << x[i] << " cap " << cap;
+      }
+    }
+  }
+}
+
 // MatMul on every level: decode (1 and 3 tokens) and prefill (8 tokens), against double
 // precision. Quantized-activation types may differ by the activation rounding, at most half
 // an int16 step per value: sum_i |w_i| * d(block of i) / 2.
