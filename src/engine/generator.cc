@@ -75,8 +75,12 @@ std::shared_ptr<const grammar::TokenVocabulary> Generator::GrammarVocabulary() {
     bytes[i] = tokenizer_.TokenBytes(i);
     const TokenKind kind = tokenizer_.kind(i);
     // Control and user-defined tokens (<|"|>, <|tool_call>, ...) are markup, never JSON text.
+    // <unusedN> slots are typed NORMAL in GGUF (as llama.cpp's converter writes them) but are
+    // placeholders no answer should contain.
+    const std::string& piece = tokenizer_.Piece(i);
+    const bool unused_slot = piece.rfind("<unused", 0) == 0 && piece.back() == '>';
     special[i] = kind == TokenKind::kControl || kind == TokenKind::kUserDefined || kind == TokenKind::kUnknown ||
-                 kind == TokenKind::kUnused;
+                 kind == TokenKind::kUnused || unused_slot;
   }
   grammar_vocab_ = std::make_shared<grammar::TokenVocabulary>(std::move(bytes), special, stop_tokens_);
   return grammar_vocab_;
@@ -206,6 +210,15 @@ GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const Gen
       break;
     }
     std::span<const uint64_t> allowed;
+    if (phase == Phase::kInThought && options.max_tokens >= 0 && channel_close_ >= 0) {
+      // Leave the budget room to close the thoughts and write the smallest valid document.
+      const int tokens_left = options.max_tokens - result.completion_tokens;
+      if (tokens_left <= static_cast<int>(matcher->CompletionBytes().size()) + 3) {
+        mask.assign((tokenizer_.vocab_size() + 63) / 64, 0);
+        mask[channel_close_ >> 6] |= uint64_t{1} << (channel_close_ & 63);
+        allowed = mask;
+      }
+    }
     if (phase == Phase::kMaybeThought || phase == Phase::kConstrained) {
       matcher->FillMask(mask);
       if (phase == Phase::kMaybeThought) mask[channel_open_ >> 6] |= uint64_t{1} << (channel_open_ & 63);

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <cstdlib>
 
 #define G4_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -81,92 +82,96 @@ G4_AVX2 void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, float
   }
 }
 
-// One Q4_0 row (nb blocks of 18 bytes: f16 scale, 16 bytes of nibble pairs) times one token.
-// Nibbles stay unsigned (0..15) in the multiply-adds; their offset of 8 is taken off at the end
-// through the block sums of q: sum((n - 8) q) = sum(n q) - 8 sum(q).
-G4_AVX2 float RowQ4_0(const uint8_t* row, const int16_t* q, const float* d, const float* s, int64_t nb) {
+// kR rows of Q4_0 (or Q8_0) times one token at once. Q4_0 nibbles stay unsigned (0..15) in
+// the multiply-adds; their offset of 8 is taken off at the end through the block sums of q:
+// sum((n - 8) q) = sum(n q) - 8 sum(q). The rows go together so that each activation block
+// is loaded once for all kR rows, which keeps long activation vectors (an FFN down projection
+// has 12288 values, 24 KiB of int16) from being streamed out of L1 once per row.
+template <int kR, bool kQ4>
+G4_AVX2 void RowsQuant(const uint8_t* row0, size_t row_bytes, const int16_t* q, const float* d, const float* s,
+                       int64_t nb, float* out, int64_t out_stride) {
+  constexpr int kBlockBytes = kQ4 ? 18 : 34;
   const __m256i low4 = _mm256_set1_epi16(0x0f);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;
-  alignas(32) float sc[8];
-  auto block = [&](int64_t b, __m256 scale, __m256& acc) G4_AVX2 {
-    const uint8_t* bl = row + b * 18;
-    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2)));
-    const __m256i* xb = reinterpret_cast<const __m256i*>(q + b * kActBlock);
-    const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(v, low4), _mm256_loadu_si256(xb)),
-                                       _mm256_madd_epi16(_mm256_srli_epi16(v, 4), _mm256_loadu_si256(xb + 1)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc);
+  __m256 acc[kR], corr[kR];
+  for (int r = 0; r < kR; ++r) acc[r] = corr[r] = _mm256_setzero_ps();
+  alignas(32) float sc[kR][8];
+  auto block = [&](const uint8_t* bl, __m256i x0, __m256i x1, __m256 scale, __m256& a) G4_AVX2 {
+    __m256i p;
+    if constexpr (kQ4) {
+      const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2)));
+      p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(v, low4), x0),
+                           _mm256_madd_epi16(_mm256_srli_epi16(v, 4), x1));
+    } else {
+      const __m256i v0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2)));
+      const __m256i v1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 18)));
+      p = _mm256_add_epi32(_mm256_madd_epi16(v0, x0), _mm256_madd_epi16(v1, x1));
+    }
+    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, a);
   };
   int64_t b = 0;
   for (; b + 8 <= nb; b += 8) {
-    const __m256 scale = _mm256_mul_ps(EightScales<18>(row + b * 18), _mm256_loadu_ps(d + b));
-    corr = _mm256_fmadd_ps(scale, _mm256_loadu_ps(s + b), corr);
-    _mm256_store_ps(sc, scale);
-    block(b + 0, _mm256_broadcast_ss(sc + 0), acc0);
-    block(b + 1, _mm256_broadcast_ss(sc + 1), acc1);
-    block(b + 2, _mm256_broadcast_ss(sc + 2), acc2);
-    block(b + 3, _mm256_broadcast_ss(sc + 3), acc3);
-    block(b + 4, _mm256_broadcast_ss(sc + 4), acc0);
-    block(b + 5, _mm256_broadcast_ss(sc + 5), acc1);
-    block(b + 6, _mm256_broadcast_ss(sc + 6), acc2);
-    block(b + 7, _mm256_broadcast_ss(sc + 7), acc3);
-  }
-  float corr_tail = 0.0f;
-  for (; b < nb; ++b) {
-    const float scale = HalfAt(row + b * 18) * d[b];
-    corr_tail += scale * s[b];
-    block(b, _mm256_set1_ps(scale), acc0);
-  }
-  const float total = HSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  return total - 8.0f * (HSum(corr) + corr_tail);
-}
-
-// One Q8_0 row (nb blocks of 34 bytes: f16 scale, 32 int8) times one token.
-G4_AVX2 float RowQ8_0(const uint8_t* row, const int16_t* q, const float* d, int64_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  alignas(32) float sc[8];
-  auto block = [&](int64_t b, __m256 scale, __m256& acc) G4_AVX2 {
-    const uint8_t* bl = row + b * 34;
-    const __m256i v0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 2)));
-    const __m256i v1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + 18)));
-    const __m256i* xb = reinterpret_cast<const __m256i*>(q + b * kActBlock);
-    const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(v0, _mm256_loadu_si256(xb)),
-                                       _mm256_madd_epi16(v1, _mm256_loadu_si256(xb + 1)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc);
-  };
-  int64_t b = 0;
-  for (; b + 8 <= nb; b += 8) {
-    const __m256 scale = _mm256_mul_ps(EightScales<34>(row + b * 34), _mm256_loadu_ps(d + b));
-    _mm256_store_ps(sc, scale);
-    block(b + 0, _mm256_broadcast_ss(sc + 0), acc0);
-    block(b + 1, _mm256_broadcast_ss(sc + 1), acc1);
-    block(b + 2, _mm256_broadcast_ss(sc + 2), acc2);
-    block(b + 3, _mm256_broadcast_ss(sc + 3), acc3);
-    block(b + 4, _mm256_broadcast_ss(sc + 4), acc0);
-    block(b + 5, _mm256_broadcast_ss(sc + 5), acc1);
-    block(b + 6, _mm256_broadcast_ss(sc + 6), acc2);
-    block(b + 7, _mm256_broadcast_ss(sc + 7), acc3);
-  }
-  for (; b < nb; ++b) block(b, _mm256_set1_ps(HalfAt(row + b * 34) * d[b]), acc0);
-  return HSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-}
-
-G4_AVX2 void GemvQ4_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
-                      int64_t y_stride) {
-  const int64_t nb = x.k / kActBlock;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
-    for (int64_t t = 0; t < x.n; ++t) {
-      y[t * y_stride + r] = RowQ4_0(row, x.q + t * x.k, x.d + t * nb, x.s + t * nb, nb);
+    const __m256 d8 = _mm256_loadu_ps(d + b);
+    static const int kAhead = getenv("G4_EXP_AHEAD") ? atoi(getenv("G4_EXP_AHEAD")) : 0;
+    if (kAhead > 0) {
+      for (int r = 0; r < kR; ++r) {
+        const char* p = reinterpret_cast<const char*>(row0 + r * row_bytes + (b + kAhead) * kBlockBytes);
+        _mm_prefetch(p, _MM_HINT_T0);
+        _mm_prefetch(p + 64, _MM_HINT_T0);
+        _mm_prefetch(p + 128, _MM_HINT_T0);
+        if (!kQ4) { _mm_prefetch(p + 192, _MM_HINT_T0); _mm_prefetch(p + 256, _MM_HINT_T0); }
+      }
+    }
+    for (int r = 0; r < kR; ++r) {
+      const __m256 scale = _mm256_mul_ps(EightScales<kBlockBytes>(row0 + r * row_bytes + b * kBlockBytes), d8);
+      if constexpr (kQ4) corr[r] = _mm256_fmadd_ps(scale, _mm256_loadu_ps(s + b), corr[r]);
+      _mm256_store_ps(sc[r], scale);
+    }
+    for (int j = 0; j < 8; ++j) {
+      const __m256i* xb = reinterpret_cast<const __m256i*>(q + (b + j) * kActBlock);
+      const __m256i x0 = _mm256_loadu_si256(xb), x1 = _mm256_loadu_si256(xb + 1);
+      for (int r = 0; r < kR; ++r) {
+        block(row0 + r * row_bytes + (b + j) * kBlockBytes, x0, x1, _mm256_broadcast_ss(&sc[r][j]), acc[r]);
+      }
     }
   }
+  float corr_tail[kR] = {};
+  for (; b < nb; ++b) {
+    const __m256i* xb = reinterpret_cast<const __m256i*>(q + b * kActBlock);
+    const __m256i x0 = _mm256_loadu_si256(xb), x1 = _mm256_loadu_si256(xb + 1);
+    for (int r = 0; r < kR; ++r) {
+      const uint8_t* bl = row0 + r * row_bytes + b * kBlockBytes;
+      const float scale = HalfAt(bl) * d[b];
+      corr_tail[r] += scale * s[b];
+      block(bl, x0, x1, _mm256_set1_ps(scale), acc[r]);
+    }
+  }
+  for (int r = 0; r < kR; ++r) {
+    float total = HSum(acc[r]);
+    if constexpr (kQ4) total -= 8.0f * (HSum(corr[r]) + corr_tail[r]);
+    out[r * out_stride] = total;
+  }
 }
 
-G4_AVX2 void GemvQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
-                      int64_t y_stride) {
+// Rows in groups of 4; with several tokens each group is reused from cache for all of them.
+template <bool kQ4>
+G4_AVX2 void GemvQuant(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+                       int64_t y_stride) {
   const int64_t nb = x.k / kActBlock;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
-    for (int64_t t = 0; t < x.n; ++t) y[t * y_stride + r] = RowQ8_0(row, x.q + t * x.k, x.d + t * nb, nb);
+  for (int64_t r = r0; r < r1;) {
+    static const int kGroupMax = getenv("G4_EXP_GROUP") ? atoi(getenv("G4_EXP_GROUP")) : 4;
+    const int64_t group = r1 - r >= 4 && kGroupMax == 4 ? 4 : 1;
+    const uint8_t* rows = w + static_cast<size_t>(r) * row_bytes;
+    for (int64_t t = 0; t < x.n; ++t) {
+      const int16_t* q = x.q + t * x.k;
+      const float* d = x.d + t * nb;
+      const float* s = x.s + t * nb;
+      if (group == 4) {
+        RowsQuant<4, kQ4>(rows, row_bytes, q, d, s, nb, y + t * y_stride + r, 1);
+      } else {
+        RowsQuant<1, kQ4>(rows, row_bytes, q, d, s, nb, y + t * y_stride + r, 1);
+      }
+    }
+    r += group;
   }
 }
 
@@ -408,8 +413,8 @@ const KernelTable& Avx2Kernels() {
   static const KernelTable table = {
       SimdLevel::kAvx2,
       QuantizeActs,
-      GemvQ4_0,
-      GemvQ8_0,
+      GemvQuant<true>,
+      GemvQuant<false>,
       GemvFloat<LoadF32>,
       GemvFloat<LoadF16>,
       GemvFloat<LoadBf16>,

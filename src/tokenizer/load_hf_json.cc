@@ -218,56 +218,73 @@ bool BoolOr(const json& obj, const char* key, bool fallback, const std::string& 
   return it->get<bool>();
 }
 
+// obj[key] when obj is an object holding key, else nullptr (never throws, unlike at()).
+const json* Member(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+// The string obj[key], or "" when absent or not a string.
+std::string StrField(const json& obj, const char* key) {
+  const json* v = Member(obj, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
+}
+
+// {"type": "<type>", "pattern": {"String": from}, "content": to}
+bool IsReplace(const json& j, const std::string& from, const std::string& to) {
+  const json* pattern = Member(j, "pattern");
+  return StrField(j, "type") == "Replace" && pattern != nullptr &&
+         StrField(*pattern, "String") == from && StrField(j, "content") == to;
+}
+
 // The single supported normalizer: Replace(" " -> "▁"), alone or as the only member of a
 // Sequence. Anything else would change the text in ways this engine does not implement.
 void CheckNormalizer(const json& root, const std::string& path) {
-  auto it = root.find("normalizer");
-  if (it == root.end() || it->is_null()) {
+  const json* n = Member(root, "normalizer");
+  if (n == nullptr || n->is_null()) {
     Fail(path, ": normalizer is missing (expected Replace ' ' -> '▁')");
   }
-  const json* n = &*it;
-  if (n->is_object() && n->value("type", "") == "Sequence") {
-    const json& list = (*n)["normalizers"];
-    if (!list.is_array() || list.size() != 1) {
+  if (StrField(*n, "type") == "Sequence") {
+    const json* list = Member(*n, "normalizers");
+    if (list == nullptr || !list->is_array() || list->size() != 1) {
       Fail(path, ": normalizer Sequence is not supported (expected Replace ' ' -> '▁')");
     }
-    n = &list[0];
+    n = &(*list)[0];
   }
-  const bool ok = n->is_object() && n->value("type", "") == "Replace" && n->contains("pattern") &&
-                  (*n)["pattern"].is_object() && (*n)["pattern"].value("String", "") == " " &&
-                  n->value("content", "") == "\xE2\x96\x81";
-  if (!ok)
+  if (!IsReplace(*n, " ", "\xE2\x96\x81")) {
     Fail(path, ": normalizer ", n->dump(), " is not supported (expected Replace ' ' -> '▁')");
+  }
 }
 
 // After the normalizer there are no spaces left, so only splitting on " " (Gemma's vestigial
 // pre-tokenizer) or none at all is a no-op that this engine can accept.
 void CheckPreTokenizer(const json& root, const std::string& path) {
-  auto it = root.find("pre_tokenizer");
-  if (it == root.end() || it->is_null()) return;
-  const json& p = *it;
-  const bool ok = p.is_object() && p.value("type", "") == "Split" && p.contains("pattern") &&
-                  p["pattern"].is_object() && p["pattern"].value("String", "") == " ";
-  if (!ok) Fail(path, ": pre_tokenizer ", p.dump(), " is not supported (expected Split on ' ')");
+  const json* p = Member(root, "pre_tokenizer");
+  if (p == nullptr || p->is_null()) return;
+  const json* pattern = Member(*p, "pattern");
+  if (StrField(*p, "type") != "Split" || pattern == nullptr ||
+      StrField(*pattern, "String") != " ") {
+    Fail(path, ": pre_tokenizer ", p->dump(), " is not supported (expected Split on ' ')");
+  }
 }
 
 // Decoding is fixed (▁ -> space, byte fallback, fuse); refuse files that ask for more.
 void CheckDecoder(const json& root, const std::string& path) {
-  auto it = root.find("decoder");
-  if (it == root.end() || it->is_null()) return;
+  const json* d = Member(root, "decoder");
+  if (d == nullptr || d->is_null()) return;
   std::vector<const json*> parts;
-  if (it->is_object() && it->value("type", "") == "Sequence" && (*it)["decoders"].is_array()) {
-    for (const json& d : (*it)["decoders"]) parts.push_back(&d);
+  const json* list = Member(*d, "decoders");
+  if (StrField(*d, "type") == "Sequence" && list != nullptr && list->is_array()) {
+    for (const json& part : *list) parts.push_back(&part);
   } else {
-    parts.push_back(&*it);
+    parts.push_back(d);
   }
-  for (const json* d : parts) {
-    const std::string type = d->is_object() ? d->value("type", "") : "";
-    const bool ok =
-        type == "ByteFallback" || type == "Fuse" ||
-        (type == "Replace" && (*d)["pattern"].is_object() &&
-         (*d)["pattern"].value("String", "") == "\xE2\x96\x81" && d->value("content", "") == " ");
-    if (!ok) Fail(path, ": decoder ", d->dump(), " is not supported");
+  for (const json* part : parts) {
+    const std::string type = StrField(*part, "type");
+    if (type != "ByteFallback" && type != "Fuse" && !IsReplace(*part, "\xE2\x96\x81", " ")) {
+      Fail(path, ": decoder ", part->dump(), " is not supported");
+    }
   }
 }
 

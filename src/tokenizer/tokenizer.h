@@ -81,10 +81,12 @@ class Tokenizer {
   std::string Decode(const std::vector<int32_t>& ids, bool keep_special = true,
                      bool clean_spaces = true) const;
 
+  // Special ids, -1 where the source names none: GGUF tokenizer.ggml.*_token_id; tokenizer.json
+  // <bos>, <eos>, <pad> by name and model.unk_token.
   int32_t bos_id() const { return bos_id_; }
   int32_t eos_id() const { return eos_id_; }
   int32_t pad_id() const { return pad_id_; }
-  int32_t unk_id() const { return unk_id_; }  // -1 when the vocabulary has none
+  int32_t unk_id() const { return unk_id_; }
   bool has_space_cleanup() const { return clean_spaces_; }
 
  protected:

@@ -100,7 +100,9 @@ TEST(ModelLoad, HfAndGgufDescribeTheSameModel) {
       EXPECT_EQ(a.layers[i].kv_source, b.layers[i].kv_source) << preset << " layer " << i;
       EXPECT_EQ(a.layers[i].ff_dim, b.layers[i].ff_dim) << preset << " layer " << i;
       EXPECT_EQ(a.layers[i].rope_pairs, b.layers[i].rope_pairs) << preset << " layer " << i;
-      if (a.layers[i].owns_kv) EXPECT_EQ(a.layers[i].keys_as_values, b.layers[i].keys_as_values) << preset << i;
+      if (a.layers[i].owns_kv) {
+        EXPECT_EQ(a.layers[i].keys_as_values, b.layers[i].keys_as_values) << preset << i;
+      }
     }
     EXPECT_EQ(a.final_softcap, b.final_softcap);
     EXPECT_EQ(a.vocab_size, b.vocab_size);

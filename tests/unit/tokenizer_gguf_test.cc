@@ -113,6 +113,23 @@ TEST(TokenizerGgufGemma4, SpecialTokensAndNewlineRuns) {
   EXPECT_EQ(tok->pad_id(), 0);
 }
 
+TEST(TokenizerGgufGemma4, RandomTextRoundTrips) {
+  const Tokenizer* tok = Gemma4Gguf();
+  ASSERT_NE(tok, nullptr);
+  const std::unique_ptr<Tokenizer> tiny =
+      Tokenizer::FromGguf(*GgufFile::Open(kModels + "/tiny-e2b.q8_0.gguf"));
+  std::mt19937 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string text = tokenizer_test::RandomText(rng);
+    for (bool parse_special : {true, false}) {
+      const std::vector<int32_t> ids = tok->Encode(text, parse_special);
+      ASSERT_EQ(tok->Decode(ids, true, false), text) << IdsToString(ids);
+      const std::vector<int32_t> tiny_ids = tiny->Encode(text, parse_special);
+      ASSERT_EQ(tiny->Decode(tiny_ids, true, false), text) << IdsToString(tiny_ids);
+    }
+  }
+}
+
 TEST(TokenizerGgufGemma4, WrittenKeysFollowTheConverter) {
   const std::string& p = tokenizer_test::Gemma4GgufPath();
   ASSERT_FALSE(p.empty()) << tokenizer_test::MissingVocabMessage();

@@ -68,6 +68,27 @@ TEST(TokenizerGemma4Json, ExactDecodeReproducesEveryText) {
   EXPECT_EQ(cleaned, 32);  // of the golden README's 57 over 3,000 cases, 32 are public
 }
 
+TEST(TokenizerGemma4Json, RandomTextRoundTrips) {
+  const Tokenizer* tok = Gemma4Json();
+  ASSERT_NE(tok, nullptr);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string text = tokenizer_test::RandomText(rng);
+    for (bool parse_special : {true, false}) {
+      const std::vector<int32_t> ids = tok->Encode(text, parse_special);
+      ASSERT_EQ(tok->Decode(ids, true, false), text) << IdsToString(ids);
+    }
+  }
+}
+
+// The normalizer turns ' ' into '▁', so a '▁' in the text comes back as a space (Hugging Face
+// and llama.cpp behave the same).
+TEST(TokenizerGemma4Json, SpaceMarkInTextDecodesAsSpace) {
+  const Tokenizer* tok = Gemma4Json();
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->Encode("a\xE2\x96\x81" "b"), tok->Encode("a b"));
+}
+
 TEST(TokenizerGemma4Json, ChatSequence) {
   const Tokenizer* tok = Gemma4Json();
   ASSERT_NE(tok, nullptr);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,63 @@ inline const Tokenizer* Gemma4Gguf() {
   }();
   if (!tok) ADD_FAILURE() << MissingVocabMessage();
   return tok.get();
+}
+
+// Random valid UTF-8 mixing code points of every length, whitespace runs and special-token
+// strings: encoding then decoding without clean-up must give the text back exactly. Leaves out
+// '▁' (U+2581), which the tokenizer, like every Gemma tokenizer, cannot tell from a space.
+inline std::string RandomText(std::mt19937& rng) {
+  static const char* const kFragments[] = {
+      " ", "  ", "\n", "\n\n\n", "\t", "\r\n", "<|turn>", "<turn|>", "<bos>", "<|\"|>",
+      "<unused5>", "<b>", "hello", " world", "<", ">", "|"};
+  std::uniform_int_distribution<int> kind(0, 9), len(0, 40);
+  std::string out;
+  const int n = len(rng);
+  for (int i = 0; i < n; ++i) {
+    uint32_t cp;
+    switch (kind(rng)) {
+      case 0:
+      case 1:
+        out += kFragments[std::uniform_int_distribution<size_t>(
+            0, std::size(kFragments) - 1)(rng)];
+        continue;
+      case 2:
+      case 3:
+      case 4:
+        cp = std::uniform_int_distribution<uint32_t>(0x20, 0x7E)(rng);
+        break;
+      case 5:
+        cp = std::uniform_int_distribution<uint32_t>(0x80, 0x7FF)(rng);
+        break;
+      case 6:
+      case 7:
+        cp = std::uniform_int_distribution<uint32_t>(0x800, 0xFFFD)(rng);
+        if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0x2581) cp = 0x4E2D;
+        break;
+      case 8:
+        cp = std::uniform_int_distribution<uint32_t>(0x10000, 0x10FFFF)(rng);
+        break;
+      default:
+        cp = std::uniform_int_distribution<uint32_t>(0, 0x1F)(rng);
+        break;
+    }
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+  return out;
 }
 
 inline std::string IdsToString(const std::vector<int32_t>& ids) {

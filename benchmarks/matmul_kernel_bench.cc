@@ -1,0 +1,117 @@
+// Micro-benchmarks of the matmul kernels (src/ops/kernels.h) on every SIMD level this CPU has:
+// decode GEMV per weight type (bytes/s of weights streamed, from a matrix larger than the
+// caches, one thread) and the prefill float GEMM (multiply-adds/s, L2-resident tile).
+//   ./build/benchmarks/matmul_kernel_bench --benchmark_filter=Gemv
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ops/dtype.h"
+#include "ops/kernels.h"
+#include "ops/simd.h"
+
+namespace g4 {
+namespace {
+
+std::vector<uint8_t> RandomMatrix(DType type, int64_t rows, int64_t k) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+  std::vector<float> row(k);
+  const size_t row_bytes = RowBytes(type, k);
+  std::vector<uint8_t> data(row_bytes * rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = dist(rng);
+    QuantizeRow(type, row.data(), data.data() + r * row_bytes, k);
+  }
+  return data;
+}
+
+// args: level, type, k. 256 MiB of weights so every row comes from memory.
+void BM_Gemv(benchmark::State& state) {
+  const auto level = static_cast<SimdLevel>(state.range(0));
+  const auto type = static_cast<DType>(state.range(1));
+  const int64_t k = state.range(2);
+  if (!SimdLevelSupported(level)) {
+    state.SkipWithError("level not supported by this CPU");
+    return;
+  }
+  const KernelTable& kt = KernelsFor(level);
+  const size_t row_bytes = RowBytes(type, k);
+  const int64_t rows = static_cast<int64_t>((size_t{256} << 20) / row_bytes);
+  const std::vector<uint8_t> w = RandomMatrix(type, rows, k);
+  std::vector<float> x(k), y(rows);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& v : x) v = dist(rng);
+  std::vector<int16_t> q(k);
+  std::vector<float> d(k / 32), s(k / 32);
+  kt.quantize_acts(x.data(), k, q.data(), d.data(), s.data());
+  const QActs acts{q.data(), d.data(), s.data(), 1, k};
+  for (auto _ : state) {
+    switch (type) {
+      case DType::kQ4_0:
+        kt.gemv_q4_0(w.data(), row_bytes, 0, rows, acts, y.data(), rows);
+        break;
+      case DType::kQ8_0:
+        kt.gemv_q8_0(w.data(), row_bytes, 0, rows, acts, y.data(), rows);
+        break;
+      case DType::kBF16:
+        kt.gemv_bf16(w.data(), row_bytes, 0, rows, x.data(), 1, k, k, y.data(), rows);
+        break;
+      case DType::kF16:
+        kt.gemv_f16(w.data(), row_bytes, 0, rows, x.data(), 1, k, k, y.data(), rows);
+        break;
+      default:
+        kt.gemv_f32(w.data(), row_bytes, 0, rows, x.data(), 1, k, k, y.data(), rows);
+        break;
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.SetLabel(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)));
+}
+
+// args: level, tokens. 16 rows x 1024 columns of float weights (one prefill tile).
+void BM_GemmTile(benchmark::State& state) {
+  const auto level = static_cast<SimdLevel>(state.range(0));
+  const int64_t n = state.range(1);
+  if (!SimdLevelSupported(level)) {
+    state.SkipWithError("level not supported by this CPU");
+    return;
+  }
+  const int64_t rows = 16, k = 1024;
+  std::vector<float> w(rows * k), x(n * k), y(n * rows);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& v : w) v = dist(rng);
+  for (float& v : x) v = dist(rng);
+  const KernelTable& kt = KernelsFor(level);
+  for (auto _ : state) {
+    kt.gemm_f32(w.data(), k, rows, x.data(), k, n, k, y.data(), rows, false);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["MAC/s"] =
+      benchmark::Counter(static_cast<double>(rows * k * n), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(SimdLevelName(level));
+}
+
+void GemvArgs(benchmark::internal::Benchmark* b) {
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2}) {
+    for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kBF16, DType::kF32}) {
+      for (int64_t k : {1536, 12288}) b->Args({static_cast<int64_t>(level), static_cast<int64_t>(type), k});
+    }
+  }
+}
+
+BENCHMARK(BM_Gemv)->Apply(GemvArgs)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GemmTile)
+    ->ArgsProduct({{static_cast<int64_t>(SimdLevel::kScalar), static_cast<int64_t>(SimdLevel::kAvx2)}, {4, 64, 512}})
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace g4
+
+BENCHMARK_MAIN();
