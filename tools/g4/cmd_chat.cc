@@ -68,6 +68,7 @@ int Chat(GenerationFlags flags) {
     }
     printer.Finish(result);
     nlohmann::json reply = {{"role", "assistant"}, {"content", result.content}};
+    // Tool results are not run by the CLI: the conversation continues with the calls recorded.
     if (!result.reasoning.empty()) reply["reasoning_content"] = result.reasoning;
     if (!result.tool_calls.empty()) {
       reply["tool_calls"] = nlohmann::json::array();

@@ -17,6 +17,7 @@ void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
   sub->add_flag("--think", f->think, "let the model think before answering");
   sub->add_option("--json-schema", f->json_schema_file, "constrain the answer to this JSON Schema (file)");
   sub->add_flag("--json", f->json, "constrain the answer to a JSON object");
+  sub->add_option("--tools", f->tools_file, "tools the model may call: a JSON file with an OpenAI tools array");
   sub->add_option("--reasoning", f->reasoning, "how to show reasoning: dim, stderr, hide (default: dim on a terminal, else stderr)")
       ->check(CLI::IsMember({"auto", "dim", "stderr", "hide"}));
   sub->add_option("--stop", f->stop, "stop when this text is generated (repeatable)");
@@ -46,6 +47,25 @@ bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr
   return true;
 }
 
+namespace {
+bool ReadJsonFile(const std::string& path, const char* command, nlohmann::json* out) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "g4 %s: %s: cannot open\n", command, path.c_str());
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    *out = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    std::fprintf(stderr, "g4 %s: %s: not valid JSON: %s\n", command, path.c_str(), e.what());
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
 bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatRequest* request) {
   request->thinking = f.think;
   request->max_tokens = f.max_tokens;
@@ -60,21 +80,8 @@ bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatReq
   if (f.frequency_penalty != 0) s.frequency_penalty = f.frequency_penalty;
   if (f.seed >= 0) s.seed = static_cast<uint64_t>(f.seed);
   if (f.json) request->json_schema = {{"type", "object"}};
-  if (!f.json_schema_file.empty()) {
-    std::ifstream in(f.json_schema_file);
-    if (!in) {
-      std::fprintf(stderr, "g4 %s: %s: cannot open\n", command, f.json_schema_file.c_str());
-      return false;
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    try {
-      request->json_schema = nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-      std::fprintf(stderr, "g4 %s: %s: not valid JSON: %s\n", command, f.json_schema_file.c_str(), e.what());
-      return false;
-    }
-  }
+  if (!f.tools_file.empty() && !ReadJsonFile(f.tools_file, command, &request->tools)) return false;
+  if (!f.json_schema_file.empty() && !ReadJsonFile(f.json_schema_file, command, &request->json_schema)) return false;
   return true;
 }
 

@@ -21,6 +21,7 @@ struct GenerationFlags {
   std::string system;
   bool think = false;
   std::string json_schema_file;
+  std::string tools_file;
   bool json = false;
   std::string reasoning = "auto";  // dim | stderr | hide | auto
   std::vector<std::string> stop;
