@@ -4,6 +4,7 @@
 //   ./build/benchmarks/matmul_kernel_bench --benchmark_filter=Gemv
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -29,7 +30,8 @@ std::vector<uint8_t> RandomMatrix(DType type, int64_t rows, int64_t k) {
   return data;
 }
 
-// args: level, type, k. 256 MiB of weights so every row comes from memory.
+// args: level, type, k, KiB of weights (256 MiB: every row comes from memory; 512 KiB: from
+// L2, which shows the kernel's compute speed).
 void BM_Gemv(benchmark::State& state) {
   const auto level = static_cast<SimdLevel>(state.range(0));
   const auto type = static_cast<DType>(state.range(1));
@@ -40,7 +42,7 @@ void BM_Gemv(benchmark::State& state) {
   }
   const KernelTable& kt = KernelsFor(level);
   const size_t row_bytes = RowBytes(type, k);
-  const int64_t rows = static_cast<int64_t>((size_t{256} << 20) / row_bytes);
+  const int64_t rows = std::max<int64_t>(4, static_cast<int64_t>((static_cast<size_t>(state.range(3)) << 10) / row_bytes));
   const std::vector<uint8_t> w = RandomMatrix(type, rows, k);
   std::vector<float> x(k), y(rows);
   std::mt19937 rng(2);
@@ -74,7 +76,8 @@ void BM_Gemv(benchmark::State& state) {
   state.SetLabel(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)));
 }
 
-// args: level, tokens. 16 rows x 1024 columns of float weights (one prefill tile).
+// args: level, tokens, misalignment in floats. 18 rows x 1024 columns of float weights (one
+// prefill tile).
 void BM_GemmTile(benchmark::State& state) {
   const auto level = static_cast<SimdLevel>(state.range(0));
   const int64_t n = state.range(1);
@@ -82,15 +85,22 @@ void BM_GemmTile(benchmark::State& state) {
     state.SkipWithError("level not supported by this CPU");
     return;
   }
-  const int64_t rows = 16, k = 1024;
-  std::vector<float> w(rows * k), x(n * k), y(n * rows);
+  const int64_t rows = 18, k = 1024;
+  const int64_t offset = state.range(2);  // floats past a 64-byte boundary
+  std::vector<float> w_buf(rows * k + 32), x_buf(n * k + 32), y(n * rows);
+  auto aligned = [&](std::vector<float>& v) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<float*>((p + 63) / 64 * 64) + offset;
+  };
+  float* w = aligned(w_buf);
+  float* x = aligned(x_buf);
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float& v : w) v = dist(rng);
-  for (float& v : x) v = dist(rng);
+  for (int64_t i = 0; i < rows * k; ++i) w[i] = dist(rng);
+  for (int64_t i = 0; i < n * k; ++i) x[i] = dist(rng);
   const KernelTable& kt = KernelsFor(level);
   for (auto _ : state) {
-    kt.gemm_f32(w.data(), k, rows, x.data(), k, n, k, y.data(), rows, false);
+    kt.gemm_f32(w, k, rows, x, k, n, k, y.data(), rows, false);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["MAC/s"] =
@@ -101,14 +111,16 @@ void BM_GemmTile(benchmark::State& state) {
 void GemvArgs(benchmark::internal::Benchmark* b) {
   for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2}) {
     for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kBF16, DType::kF32}) {
-      for (int64_t k : {1536, 12288}) b->Args({static_cast<int64_t>(level), static_cast<int64_t>(type), k});
+      for (int64_t k : {1536, 12288}) {
+        for (int64_t kib : {256 << 10, 512, 16}) b->Args({static_cast<int64_t>(level), static_cast<int64_t>(type), k, kib});
+      }
     }
   }
 }
 
-BENCHMARK(BM_Gemv)->Apply(GemvArgs)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gemv)->Apply(GemvArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_GemmTile)
-    ->ArgsProduct({{static_cast<int64_t>(SimdLevel::kScalar), static_cast<int64_t>(SimdLevel::kAvx2)}, {4, 64, 512}})
+    ->ArgsProduct({{static_cast<int64_t>(SimdLevel::kScalar), static_cast<int64_t>(SimdLevel::kAvx2)}, {4, 64, 512}, {0, 4}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -68,9 +68,41 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     fn(0, n);
     return;
   }
+  Run(n, pieces, 0, fn);
+}
+
+void ThreadPool::ParallelForDynamic(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  chunk = std::max<int64_t>(chunk, 1);
+  if (n_threads_ == 1 || n <= chunk) {
+    for (int64_t begin = 0; begin < n; begin += chunk) fn(begin, std::min(n, begin + chunk));
+    return;
+  }
+  Run(n, n_threads_, chunk, fn);
+}
+
+void ThreadPool::Work(int index) {
+  if (job_chunk_ == 0) {
+    if (index >= job_pieces_) return;
+    int64_t begin, end;
+    PieceBounds(job_n_, job_pieces_, index, &begin, &end);
+    (*job_)(begin, end);
+    return;
+  }
+  while (true) {
+    const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    const int64_t begin = c * job_chunk_;
+    if (begin >= job_n_) return;
+    (*job_)(begin, std::min(job_n_, begin + job_chunk_));
+  }
+}
+
+void ThreadPool::Run(int64_t n, int pieces, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn) {
   job_ = &fn;
   job_n_ = n;
   job_pieces_ = pieces;
+  job_chunk_ = chunk;
+  next_chunk_.store(0, std::memory_order_relaxed);
   // Every worker acknowledges every generation, even without a piece, so none can still be
   // reading this job's fields when the next call overwrites them.
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
@@ -78,10 +110,8 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   WakeSleepers();
 
   std::exception_ptr caller_error;
-  int64_t begin, end;
-  PieceBounds(n, pieces, 0, &begin, &end);
   try {
-    fn(begin, end);
+    Work(0);
   } catch (...) {
     caller_error = std::current_exception();
   }
@@ -101,15 +131,11 @@ void ThreadPool::WorkerLoop(int index) {
   while (true) {
     seen = WaitWhileEqual(generation_, seen);
     if (stop_.load(std::memory_order_acquire)) return;
-    if (index < job_pieces_) {
-      int64_t begin, end;
-      PieceBounds(job_n_, job_pieces_, index, &begin, &end);
-      try {
-        (*job_)(begin, end);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex_);
-        if (!worker_error_) worker_error_ = std::current_exception();
-      }
+    try {
+      Work(index);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!worker_error_) worker_error_ = std::current_exception();
     }
     if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1) WakeSleepers();
   }

@@ -34,10 +34,19 @@ class ThreadPool {
   // Not reentrant: fn must not call ParallelFor on the same pool.
   void ParallelFor(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn, int64_t grain = 1);
 
+  // Like ParallelFor, but threads take chunks of `chunk` indices from a shared counter until
+  // none are left, so a thread that is slowed down (another process on its core, a slower
+  // memory path) does less of the work instead of holding everyone up. fn must not care which
+  // thread runs a chunk.
+  void ParallelForDynamic(int64_t n, int64_t chunk, const std::function<void(int64_t begin, int64_t end)>& fn);
+
   static constexpr int kSpinIterations = 1 << 13;
 
  private:
   void WorkerLoop(int index);
+  void Run(int64_t n, int pieces, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
+  // Runs this thread's share of the current job: a fixed piece, or chunks from next_chunk_.
+  void Work(int index);
   // Waits until value != old (spinning first, then sleeping) and returns the new value.
   template <typename T>
   T WaitWhileEqual(const std::atomic<T>& value, T old);
@@ -50,6 +59,8 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_pieces_ = 0;
+  int64_t job_chunk_ = 0;  // > 0: dynamic chunks of this size
+  std::atomic<int64_t> next_chunk_{0};
   std::atomic<uint32_t> generation_{0};
   std::atomic<int> pending_{0};  // workers that have not finished the current generation
   std::atomic<bool> stop_{false};

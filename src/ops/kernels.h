@@ -24,8 +24,14 @@ namespace g4 {
 constexpr int64_t kActBlock = 32;
 
 // n rows of k activations (k a multiple of 32) quantized per 32-value block b of row t:
-//   x[t][32b + j] ~= d[t][b] * q[t][32b + j],  d = max|x in block| / 32767 (0 for a zero block),
-//   q = x / d rounded to nearest (ties to even),  s[t][b] = sum of the block's 32 q values.
+//   x[t][32b + j] ~= d[t][b] * q[t][32b + ActPos(j)],  d = max|x in block| / 32767 (0 for a
+//   zero block), q = x / d rounded to nearest (ties to even), s[t][b] = sum of the block's q.
+// Within a block the values are stored even-indexed first, per half: x0 x2 .. x14, x16 x18
+// .. x30, x1 x3 .. x15, x17 .. x31. That is the order in which AVX2 unpacks Q4_0 nibbles and
+// Q8_0 bytes into 16-bit lanes with shifts and masks alone, without cross-lane shuffles.
+// Position of value j (0..31) of a block in the stored order.
+constexpr int ActPos(int j) { return (j % 2 == 0 ? 0 : 16) + (j / 16) * 8 + (j % 16) / 2; }
+
 struct QActs {
   const int16_t* q = nullptr;  // [n][k]
   const float* d = nullptr;    // [n][k / 32]

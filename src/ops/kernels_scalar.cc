@@ -28,8 +28,8 @@ void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, float* s) {
       // nearbyint rounds ties to even, as the SIMD conversions do.
       float v = std::nearbyint(xb[j] * inv);
       v = std::fmin(32767.0f, std::fmax(-32768.0f, v));
-      q[b * kActBlock + j] = static_cast<int16_t>(v);
-      sum += q[b * kActBlock + j];
+      q[b * kActBlock + ActPos(j)] = static_cast<int16_t>(v);
+      sum += static_cast<int32_t>(v);
     }
     d[b] = scale;
     s[b] = static_cast<float>(sum);
@@ -50,8 +50,8 @@ void GemvQ4_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const 
         const int16_t* qb = q + b * kActBlock;
         int32_t dot = 0;
         for (int j = 0; j < 16; ++j) {
-          dot += ((block[2 + j] & 0x0f) - 8) * qb[j];
-          dot += ((block[2 + j] >> 4) - 8) * qb[j + 16];
+          dot += ((block[2 + j] & 0x0f) - 8) * qb[ActPos(j)];
+          dot += ((block[2 + j] >> 4) - 8) * qb[ActPos(j + 16)];
         }
         sum += static_cast<float>(dot) * (LoadHalf(block) * x.d[t * nb + b]);
       }
@@ -73,7 +73,7 @@ void GemvQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const 
         const int8_t* wq = reinterpret_cast<const int8_t*>(block + 2);
         const int16_t* qb = q + b * kActBlock;
         int32_t dot = 0;
-        for (int j = 0; j < kActBlock; ++j) dot += wq[j] * qb[j];
+        for (int j = 0; j < kActBlock; ++j) dot += wq[j] * qb[ActPos(j)];
         sum += static_cast<float>(dot) * (LoadHalf(block) * x.d[t * nb + b]);
       }
       y[t * y_stride + r] = sum;

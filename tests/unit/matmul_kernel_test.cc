@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <stdexcept>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -65,6 +67,36 @@ std::vector<SimdLevel> FastLevels() {
   return out;
 }
 
+TEST(ThreadPoolDynamicTest, CoversRangeExactlyOnceInChunks) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 5, 64, 1000}) {
+      for (int64_t chunk : {1, 3, 64, 5000}) {
+        std::vector<std::atomic<int>> hits(n);
+        std::atomic<bool> bad{false};
+        pool.ParallelForDynamic(n, chunk, [&](int64_t begin, int64_t end) {
+          if (begin < 0 || end > n || begin >= end || end - begin > chunk || begin % chunk != 0) bad = true;
+          for (int64_t i = begin; i < end; ++i) ++hits[i];
+        });
+        EXPECT_FALSE(bad) << "threads " << threads << " n " << n << " chunk " << chunk;
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "index " << i;
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolDynamicTest, ExceptionsReachTheCaller) {
+  ThreadPool pool(3);
+  EXPECT_THROW(pool.ParallelForDynamic(100, 7,
+                                       [](int64_t begin, int64_t) {
+                                         if (begin == 49) throw std::runtime_error("chunk failed");
+                                       }),
+               std::runtime_error);
+  int64_t sum = 0;
+  pool.ParallelForDynamic(10, 100, [&](int64_t b, int64_t e) { sum += e - b; });
+  EXPECT_EQ(sum, 10);
+}
+
 TEST(SimdLevelTest, ScalarAlwaysSupportedAndSettable) {
   const std::vector<SimdLevel> levels = SupportedSimdLevels();
   ASSERT_FALSE(levels.empty());
@@ -95,6 +127,12 @@ Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n
   return out;
 }
 
+TEST(QuantizeActsTest, ActPosIsAPermutation) {
+  std::vector<int> seen(32, 0);
+  for (int j = 0; j < 32; ++j) ++seen[ActPos(j)];
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(seen[j], 1) << "position " << j;
+}
+
 TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
   std::mt19937 rng(1);
   const int64_t k = 1024;
@@ -107,8 +145,9 @@ TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
     EXPECT_FLOAT_EQ(qa.d[b], amax / 32767.0f);
     for (int j = 0; j < 32; ++j) {
       const int64_t i = b * 32 + j;
-      EXPECT_LE(std::fabs(qa.q[i] * qa.d[b] - x[i]), 0.5001f * qa.d[b] + 1e-30f) << "value " << i;
-      sum += qa.q[i];
+      const int16_t q = qa.q[b * 32 + ActPos(j)];
+      EXPECT_LE(std::fabs(q * qa.d[b] - x[i]), 0.5001f * qa.d[b] + 1e-30f) << "value " << i;
+      sum += q;
     }
     EXPECT_EQ(qa.s[b], static_cast<float>(sum));
   }
