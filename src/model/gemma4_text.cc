@@ -11,35 +11,42 @@
 
 namespace g4 {
 
-// Activations of one batch of tokens on their way through the layers.
-struct Gemma4Session::Batch {
-  const int32_t* tokens = nullptr;
+// Activations of one forward pass (the tokens of every sequence in it, one after another) on
+// their way through the layers.
+struct Gemma4Decoder::Batch {
+  std::span<const SequenceStep> steps;
+  std::vector<int32_t> tokens;       // [n]
+  std::vector<int64_t> pos;          // [n] position of each token in its sequence
+  std::vector<int32_t> seq;          // [n] index of each token's step
+  std::vector<int64_t> first;        // [steps] index of each step's first token
   int64_t n = 0;
-  int64_t pos0 = 0;                  // position of the first token
   std::vector<float> x;              // [n][d] residual stream
   std::vector<float> ple;            // [n][L][P] per-layer inputs (E models)
   // RoPE cos/sin per layer kind: [n][n_rot/2].
   std::vector<float> cos_sliding, sin_sliding, cos_full, sin_full;
-  // This batch's post-norm, post-RoPE K and post-norm V for each KV-owning layer: [n][kv_dim].
-  // They join the cache only after the whole batch is done, because KV-shared layers later in
-  // the stack read them alongside the older cached entries.
+  // This pass's post-norm, post-RoPE K and post-norm V for each KV-owning layer: [n][kv_dim].
+  // They join the caches only after the whole pass, because KV-shared layers later in the
+  // stack read them alongside the older cached entries.
   std::vector<std::vector<float>> k, v;
+  std::vector<float> q;              // [n][q_dim] of the layer being evaluated
 };
-
-namespace {
 
 int DefaultContext(const ModelConfig& c, int requested) {
   if (requested > 0) return std::min(requested, c.context_length > 0 ? c.context_length : requested);
   return std::min(c.context_length > 0 ? c.context_length : 32768, 32768);
 }
 
-void RopeTables(const RopeSpec& rope, int64_t pos0, int64_t n, std::vector<float>* cos, std::vector<float>* sin) {
+namespace {
+
+void RopeTables(const RopeSpec& rope, const std::vector<int64_t>& positions, std::vector<float>* cos,
+                std::vector<float>* sin) {
   const int half = rope.n_rot / 2;
+  const int64_t n = static_cast<int64_t>(positions.size());
   cos->resize(n * half);
   sin->resize(n * half);
   for (int64_t t = 0; t < n; ++t) {
     for (int j = 0; j < half; ++j) {
-      const double angle = static_cast<double>(pos0 + t) * rope.inv_freq[j];
+      const double angle = static_cast<double>(positions[t]) * rope.inv_freq[j];
       (*cos)[t * half + j] = static_cast<float>(std::cos(angle));
       (*sin)[t * half + j] = static_cast<float>(std::sin(angle));
     }
@@ -48,36 +55,37 @@ void RopeTables(const RopeSpec& rope, int64_t pos0, int64_t n, std::vector<float
 
 }  // namespace
 
-Gemma4Session::Gemma4Session(const Model& model, const SessionOptions& options)
-    : model_(model),
-      config_(model.config()),
-      weights_(model.weights()),
-      pool_(options.n_threads),
-      cache_(model.config(), DefaultContext(model.config(), options.max_context)) {}
+Gemma4Decoder::Gemma4Decoder(const Model& model, int n_threads)
+    : model_(model), config_(model.config()), weights_(model.weights()), pool_(n_threads) {}
 
-void Gemma4Session::Reset() {
-  cache_.Clear();
-  n_past_ = 0;
-}
-
-void Gemma4Session::Eval(const int32_t* tokens, int64_t n, bool all_positions, std::vector<float>* logits) {
-  if (n <= 0) Fail("no tokens to evaluate");
-  for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= config_.vocab_size) {
-      Fail("token id ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", config_.vocab_size, ")");
-    }
-  }
-  if (n_past_ + n > cache_.max_context()) {
-    Fail("sequence of ", n_past_ + n, " tokens exceeds the context size ", cache_.max_context());
-  }
+void Gemma4Decoder::Forward(std::span<const SequenceStep> steps) {
   Batch b;
-  b.tokens = tokens;
-  b.n = n;
-  b.pos0 = n_past_;
+  b.steps = steps;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const SequenceStep& step = steps[s];
+    G4_CHECK(step.cache != nullptr, "sequence step without a cache");
+    if (step.n <= 0) Fail("no tokens to evaluate");
+    const int64_t pos0 = step.cache->n_tokens();
+    if (pos0 + step.n > step.cache->max_context()) {
+      Fail("sequence of ", pos0 + step.n, " tokens exceeds the context size ", step.cache->max_context());
+    }
+    for (size_t r = 0; r < s; ++r) G4_CHECK(steps[r].cache != step.cache, "a sequence appears twice in one step");
+    b.first.push_back(b.n);
+    for (int64_t i = 0; i < step.n; ++i) {
+      const int32_t id = step.tokens[i];
+      if (id < 0 || id >= config_.vocab_size) {
+        Fail("token id ", id, " at index ", i, " is outside the vocabulary [0, ", config_.vocab_size, ")");
+      }
+      b.tokens.push_back(id);
+      b.pos.push_back(pos0 + i);
+      b.seq.push_back(static_cast<int32_t>(s));
+    }
+    b.n += step.n;
+  }
   b.k.resize(config_.n_layers);
   b.v.resize(config_.n_layers);
-  RopeTables(config_.rope_sliding, b.pos0, n, &b.cos_sliding, &b.sin_sliding);
-  RopeTables(config_.rope_full, b.pos0, n, &b.cos_full, &b.sin_full);
+  RopeTables(config_.rope_sliding, b.pos, &b.cos_sliding, &b.sin_sliding);
+  RopeTables(config_.rope_full, b.pos, &b.cos_full, &b.sin_full);
 
   Embed(b);
   if (config_.ple_dim > 0) ComputePerLayerInputs(b);
@@ -89,15 +97,21 @@ void Gemma4Session::Eval(const int32_t* tokens, int64_t n, bool all_positions, s
     const float scalar = weights_.layers[l].layer_scalar;
     for (float& value : b.x) value *= scalar;
   }
-  for (int l = 0; l < config_.n_layers; ++l) {
-    if (config_.layers[l].owns_kv) cache_.Append(l, b.k[l].data(), b.v[l].data(), n, b.pos0);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    KvCache& cache = *steps[s].cache;
+    const int64_t first = b.first[s];
+    for (int l = 0; l < config_.n_layers; ++l) {
+      if (!config_.layers[l].owns_kv) continue;
+      const int64_t kv_dim = static_cast<int64_t>(config_.layers[l].n_kv_heads) * config_.layers[l].head_dim;
+      cache.Append(l, &b.k[l][first * kv_dim], &b.v[l][first * kv_dim], steps[s].n, cache.n_tokens());
+    }
+    cache.CommitTokens(steps[s].n);
   }
-  n_past_ += n;
-  if (logits != nullptr) Output(b, all_positions, logits);
+  Output(b);
 }
 
 // §2.2: x0 = E[token] * sqrt(d). The golden references use the exact float sqrt(d).
-void Gemma4Session::Embed(Batch& b) const {
+void Gemma4Decoder::Embed(Batch& b) const {
   const int64_t d = config_.d_model;
   const float scale = std::sqrt(static_cast<float>(d));
   b.x.resize(b.n * d);
@@ -109,7 +123,7 @@ void Gemma4Session::Embed(Batch& b) const {
 }
 
 // §2.3: ple[t][l] = (RMSNorm(x0·Wpᵀ / sqrt(d))[l] + Ep[token][l] * sqrt(P)) / sqrt(2).
-void Gemma4Session::ComputePerLayerInputs(Batch& b) const {
+void Gemma4Decoder::ComputePerLayerInputs(Batch& b) const {
   const int64_t d = config_.d_model;
   const int64_t P = config_.ple_dim;
   const int64_t LP = config_.n_layers * P;
@@ -132,7 +146,7 @@ void Gemma4Session::ComputePerLayerInputs(Batch& b) const {
 }
 
 // §2.4 attention block, §2.5 RoPE. Scores are q·k with scale 1.0.
-void Gemma4Session::Attention(int layer, Batch& b) {
+void Gemma4Decoder::Attention(int layer, Batch& b) const {
   const LayerSpec& spec = config_.layers[layer];
   const LayerWeights& w = weights_.layers[layer];
   const int64_t d = config_.d_model;
@@ -152,7 +166,8 @@ void Gemma4Session::Attention(int layer, Batch& b) {
   for (int64_t t = 0; t < n; ++t) RmsNorm(&b.x[t * d], w.attn_norm.data(), d, eps, &h[t * d]);
 
   // Q, K and V projections in one parallel pass.
-  std::vector<float> q(n * q_dim);
+  std::vector<float>& q = b.q;
+  q.resize(n * q_dim);
   MatMulJob qkv[3];
   int n_jobs = 0;
   qkv[n_jobs++] = {h.data(), d, RowsOf(w.wq), q.data(), q_dim};
@@ -188,44 +203,13 @@ void Gemma4Session::Attention(int layer, Batch& b) {
     }
   }
 
-  // Keys visible to this layer: the source layer's cache, then this batch's entries.
-  const int src = spec.kv_source;
-  const KvCache::View cached = cache_.Get(src);
-  const std::vector<float>& batch_k = b.k[src];
-  const std::vector<float>& batch_v = b.v[src];
-  const int group = n_heads / spec.n_kv_heads;
-  const int window = spec.window;
-
   std::vector<float> attn_out(n * q_dim);
   pool_.ParallelFor(n * n_heads, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
-    std::vector<const float*> values;
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / n_heads;
       const int hh = static_cast<int>(job % n_heads);
-      const int64_t kv_off = static_cast<int64_t>(hh / group) * hd;
-      const int64_t qpos = b.pos0 + t;
-      const float* qvec = &q[t * q_dim + hh * hd];
-      scores.clear();
-      values.clear();
-      for (int64_t s = 0; s < cached.n; ++s) {
-        if (!KeyVisible(qpos, cached.pos[s], window)) continue;
-        scores.push_back(Dot(qvec, cached.k + s * kv_dim + kv_off, hd));
-        values.push_back(cached.v + s * kv_dim + kv_off);
-      }
-      for (int64_t j = 0; j <= t; ++j) {
-        if (!KeyVisible(qpos, b.pos0 + j, window)) continue;
-        scores.push_back(Dot(qvec, &batch_k[j * kv_dim + kv_off], hd));
-        values.push_back(&batch_v[j * kv_dim + kv_off]);
-      }
-      Softmax(scores.data(), static_cast<int64_t>(scores.size()));
-      float* out = &attn_out[t * q_dim + hh * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (size_t s = 0; s < scores.size(); ++s) {
-        const float p = scores[s];
-        const float* vv = values[s];
-        for (int i = 0; i < hd; ++i) out[i] += p * vv[i];
-      }
+      AttendOneHead(b, layer, t, hh, &q[t * q_dim + hh * hd], &attn_out[t * q_dim + hh * hd], scores);
     }
   });
 
@@ -237,8 +221,43 @@ void Gemma4Session::Attention(int layer, Batch& b) {
   }
 }
 
+// One query head of token t over the keys it may see: its sequence's cached positions, then
+// the positions this pass adds. Keys are visited in position order whatever their source, so
+// the result does not depend on how a sequence was split into passes.
+void Gemma4Decoder::AttendOneHead(const Batch& b, int layer, int64_t t, int head, const float* q, float* out,
+                                  std::vector<float>& scores) const {
+  const LayerSpec& spec = config_.layers[layer];
+  const int hd = spec.head_dim;
+  const int64_t kv_dim = static_cast<int64_t>(spec.n_kv_heads) * hd;
+  const int64_t kv_off = static_cast<int64_t>(head / (spec.n_heads / spec.n_kv_heads)) * hd;
+  const int src = spec.kv_source;
+  const int s = b.seq[t];
+  const KvCache::View cached = b.steps[s].cache->Get(src);
+  const int64_t first = b.first[s];
+  const int64_t pos0 = b.pos[first];
+  const int64_t qpos = b.pos[t];
+  const int64_t lo = spec.window > 0 ? std::max<int64_t>(0, qpos - spec.window + 1) : 0;
+  const float* batch_k = b.k[src].data();
+  const float* batch_v = b.v[src].data();
+  auto key_row = [&](int64_t p, const float* batch_rows, const float* cache_rows) {
+    if (p >= pos0) return batch_rows + (first + p - pos0) * kv_dim + kv_off;
+    const int64_t slot = cached.SlotOf(p);
+    G4_CHECK(slot >= 0, "KV cache of layer ", src, " lost position ", p);
+    return cache_rows + slot * kv_dim + kv_off;
+  };
+  scores.resize(qpos - lo + 1);
+  for (int64_t p = lo; p <= qpos; ++p) scores[p - lo] = Dot(q, key_row(p, batch_k, cached.k), hd);
+  Softmax(scores.data(), static_cast<int64_t>(scores.size()));
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t p = lo; p <= qpos; ++p) {
+    const float weight = scores[p - lo];
+    const float* vv = key_row(p, batch_v, cached.v);
+    for (int i = 0; i < hd; ++i) out[i] += weight * vv[i];
+  }
+}
+
 // §2.6 dense GeGLU: down · (gelu_tanh(gate·u) ⊙ up·u).
-void Gemma4Session::DenseMlp(const LayerWeights& w, int ff_dim, const float* in, int64_t n, float* out) const {
+void Gemma4Decoder::DenseMlp(const LayerWeights& w, int ff_dim, const float* in, int64_t n, float* out) const {
   const int64_t d = config_.d_model;
   std::vector<float> gate(n * ff_dim), up(n * ff_dim);
   const MatMulJob jobs[2] = {{in, d, RowsOf(w.ffn_gate), gate.data(), ff_dim},
@@ -250,7 +269,7 @@ void Gemma4Session::DenseMlp(const LayerWeights& w, int ff_dim, const float* in,
 
 // §2.6 routed experts: softmax router over all experts, top-k, renormalised, times the
 // per-expert scale. Tokens are grouped by expert so each expert's weights are read once.
-void Gemma4Session::Experts(int layer, const float* residual, int64_t n, float* out) const {
+void Gemma4Decoder::Experts(int layer, const float* residual, int64_t n, float* out) const {
   const LayerWeights& w = weights_.layers[layer];
   const int64_t d = config_.d_model;
   const int E = config_.n_experts;
@@ -351,7 +370,7 @@ void Gemma4Session::Experts(int layer, const float* residual, int64_t n, float* 
   for (int64_t t = 0; t < n; ++t) RmsNorm(out + t * d, w.post_ffw_norm_2.data(), d, eps, out + t * d);
 }
 
-void Gemma4Session::FeedForward(int layer, Batch& b) const {
+void Gemma4Decoder::FeedForward(int layer, Batch& b) const {
   const LayerSpec& spec = config_.layers[layer];
   const LayerWeights& w = weights_.layers[layer];
   const int64_t d = config_.d_model;
@@ -377,7 +396,7 @@ void Gemma4Session::FeedForward(int layer, Batch& b) const {
 }
 
 // §2.7: x += RMSNorm(W_proj · (gelu_tanh(W_gate · x) ⊙ ple[l])).
-void Gemma4Session::InjectPerLayerInput(int layer, Batch& b) const {
+void Gemma4Decoder::InjectPerLayerInput(int layer, Batch& b) const {
   const LayerWeights& w = weights_.layers[layer];
   const int64_t d = config_.d_model;
   const int64_t P = config_.ple_dim;
@@ -395,22 +414,38 @@ void Gemma4Session::InjectPerLayerInput(int layer, Batch& b) const {
   }
 }
 
-// §2.8: logits = c * tanh((RMSNorm(x) · Eᵀ) / c).
-void Gemma4Session::Output(Batch& b, bool all_positions, std::vector<float>* logits) const {
+// §2.8: logits = c * tanh((RMSNorm(x) · Eᵀ) / c), for the positions each step asked for.
+void Gemma4Decoder::Output(Batch& b) const {
   const int64_t d = config_.d_model;
   const int64_t V = config_.vocab_size;
-  const int64_t first = all_positions ? 0 : b.n - 1;
-  const int64_t m = b.n - first;
+  std::vector<int64_t> rows;
+  for (size_t s = 0; s < b.steps.size(); ++s) {
+    const SequenceStep& step = b.steps[s];
+    if (step.logits == nullptr) continue;
+    for (int64_t i = step.all_positions ? 0 : step.n - 1; i < step.n; ++i) rows.push_back(b.first[s] + i);
+  }
+  if (rows.empty()) return;
+  const int64_t m = static_cast<int64_t>(rows.size());
   std::vector<float> h(m * d);
-  for (int64_t t = 0; t < m; ++t) {
-    RmsNorm(&b.x[(first + t) * d], weights_.output_norm.data(), d, config_.rms_eps, &h[t * d]);
+  for (int64_t r = 0; r < m; ++r) RmsNorm(&b.x[rows[r] * d], weights_.output_norm.data(), d, config_.rms_eps, &h[r * d]);
+  std::vector<float> all(m * V);
+  MatMul(h.data(), m, d, RowsOf(weights_.output), all.data(), V, &pool_);
+  if (config_.final_softcap > 0) SoftCap(all.data(), static_cast<int64_t>(all.size()), config_.final_softcap);
+  int64_t r = 0;
+  for (const SequenceStep& step : b.steps) {
+    if (step.logits == nullptr) continue;
+    const int64_t count = step.all_positions ? step.n : 1;
+    step.logits->assign(all.begin() + r * V, all.begin() + (r + count) * V);
+    r += count;
   }
-  logits->resize(m * V);
-  MatMul(h.data(), m, d, RowsOf(weights_.output), logits->data(), V, &pool_);
-  const float cap = config_.final_softcap;
-  if (cap > 0) {
-    SoftCap(logits->data(), static_cast<int64_t>(logits->size()), cap);
-  }
+}
+
+Gemma4Session::Gemma4Session(const Model& model, const SessionOptions& options)
+    : decoder_(model, options.n_threads), cache_(model.config(), DefaultContext(model.config(), options.max_context)) {}
+
+void Gemma4Session::Eval(const int32_t* tokens, int64_t n, bool all_positions, std::vector<float>* logits) {
+  const SequenceStep step{&cache_, tokens, n, logits, all_positions};
+  decoder_.Forward(std::span<const SequenceStep>(&step, 1));
 }
 
 }  // namespace g4

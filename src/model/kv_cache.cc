@@ -35,7 +35,74 @@ KvCache::View KvCache::Get(int layer) const {
   v.pos = c.pos.data();
   v.n = c.used;
   v.kv_dim = c.kv_dim;
+  v.ring = c.ring;
   return v;
+}
+
+bool KvCache::CanTruncateTo(int64_t n) const {
+  if (n < 0 || n > n_tokens_) return false;
+  if (n == n_tokens_) return true;
+  for (const LayerCache& c : layers_) {
+    if (!c.owns || !c.ring) continue;
+    // The positions a query at n would see: [n - window, n) = [n - capacity, n).
+    for (int64_t p = std::max<int64_t>(0, n - c.capacity); p < n; ++p) {
+      if (c.pos[RingSlot(p, c.capacity)] != p) return false;
+    }
+  }
+  return true;
+}
+
+void KvCache::TruncateTo(int64_t n) {
+  G4_CHECK(CanTruncateTo(n), "the KV cache cannot be rewound from ", n_tokens_, " to ", n, " tokens");
+  for (LayerCache& c : layers_) {
+    if (!c.owns) continue;
+    if (c.ring) {
+      for (int32_t& p : c.pos) {
+        if (p >= n) p = -1;
+      }
+    } else {
+      c.used = std::min(c.used, n);
+    }
+  }
+  n_tokens_ = n;
+}
+
+size_t KvCache::Checkpoint::bytes() const {
+  size_t total = 0;
+  for (size_t i = 0; i < k.size(); ++i) total += (k[i].size() + v[i].size()) * sizeof(float) + pos[i].size() * 4;
+  return total;
+}
+
+KvCache::Checkpoint KvCache::MakeCheckpoint() const {
+  Checkpoint cp;
+  cp.n_tokens = n_tokens_;
+  cp.k.resize(layers_.size());
+  cp.v.resize(layers_.size());
+  cp.pos.resize(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const LayerCache& c = layers_[i];
+    if (!c.owns || !c.ring) continue;
+    cp.k[i] = c.k;
+    cp.v[i] = c.v;
+    cp.pos[i] = c.pos;
+  }
+  return cp;
+}
+
+void KvCache::Restore(const Checkpoint& cp) {
+  G4_CHECK(cp.n_tokens <= n_tokens_ && cp.k.size() == layers_.size(), "checkpoint does not fit this cache");
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerCache& c = layers_[i];
+    if (!c.owns) continue;
+    if (c.ring) {
+      c.k = cp.k[i];
+      c.v = cp.v[i];
+      c.pos = cp.pos[i];
+    } else {
+      c.used = std::min(c.used, cp.n_tokens);
+    }
+  }
+  n_tokens_ = cp.n_tokens;
 }
 
 void KvCache::Append(int layer, const float* k, const float* v, int64_t n, int64_t first_pos) {
@@ -68,6 +135,7 @@ void KvCache::Append(int layer, const float* k, const float* v, int64_t n, int64
 }
 
 void KvCache::Clear() {
+  n_tokens_ = 0;
   for (LayerCache& c : layers_) {
     if (!c.owns) continue;
     if (c.ring) {

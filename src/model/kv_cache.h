@@ -23,19 +23,49 @@ class KvCache {
   KvCache(const ModelConfig& config, int max_context);
 
   // The stored entries of an owning layer: n slots of kv_dim floats each, and each slot's
-  // position (-1 = empty).
+  // position (-1 = empty). Full layers hold position p in slot p; rings in slot p mod n.
   struct View {
     const float* k = nullptr;
     const float* v = nullptr;
     const int32_t* pos = nullptr;
     int64_t n = 0;
     int64_t kv_dim = 0;
+    bool ring = false;
+    // Slot of position p, or -1 when the cache does not hold it.
+    int64_t SlotOf(int64_t p) const {
+      const int64_t slot = ring ? RingSlot(p, n) : p;
+      return slot >= 0 && slot < n && pos[slot] == p ? slot : -1;
+    }
   };
   View Get(int layer) const;
 
   // Stores n consecutive positions starting at first_pos; k and v are [n][kv_dim]. For a
   // ring, only the last `window` of them are kept.
   void Append(int layer, const float* k, const float* v, int64_t n, int64_t first_pos);
+
+  // Tokens stored (positions 0 .. n_tokens()-1); the decoder advances it after each batch.
+  int64_t n_tokens() const { return n_tokens_; }
+  void CommitTokens(int64_t n) { n_tokens_ += n; }
+
+  // Forgets positions >= n. Full layers always can; a ring can only while it still holds the
+  // window before n (the last `window` positions ending at n-1), so this is true only for
+  // n == n_tokens() or when nothing was overwritten since.
+  bool CanTruncateTo(int64_t n) const;
+  void TruncateTo(int64_t n);
+
+  // A copy of the sliding-window rings at the current length. Restoring it later (after the
+  // cache has moved on, as long as the full layers still hold the same first n tokens) rewinds
+  // the cache to that length; rings cannot be rewound otherwise because they have overwritten
+  // the window. This is what lets a new request that shares a prefix (a system prompt, the
+  // earlier turns of a chat) skip recomputing it.
+  struct Checkpoint {
+    int64_t n_tokens = 0;
+    std::vector<std::vector<float>> k, v;  // per layer; empty for non-ring layers
+    std::vector<std::vector<int32_t>> pos;
+    size_t bytes() const;
+  };
+  Checkpoint MakeCheckpoint() const;
+  void Restore(const Checkpoint& checkpoint);
 
   void Clear();
   int max_context() const { return max_context_; }
@@ -55,6 +85,7 @@ class KvCache {
   };
   std::vector<LayerCache> layers_;
   int max_context_;
+  int64_t n_tokens_ = 0;
 };
 
 }  // namespace g4
