@@ -118,6 +118,40 @@ TEST_F(GenerateTest, ExtendedPromptReusesTheCache) {
   EXPECT_EQ(fresh.tokens, r2.tokens);
 }
 
+// A second conversation with the same system prompt restarts from the checkpoint taken at the
+// end of the system turn, even though the first one went on far past the sliding window, and
+// answers exactly as a fresh sequence does.
+TEST_F(GenerateTest, SharedSystemPromptRewindsToACheckpoint) {
+  std::unique_ptr<Model> model = Model::Load(TinyVocabModel());
+  int window = 0;
+  for (const LayerSpec& spec : model->config().layers) window = std::max(window, spec.window);
+  ASSERT_GT(window, 0) << "the test needs a model with sliding-window layers";
+  SessionOptions options;
+  options.max_context = 512;
+  Generator gen(*model, model->tokenizer(), options);
+  const Tokenizer& tok = model->tokenizer();
+  const std::vector<int32_t> system = tok.Encode("<bos><|turn>system\nYou are a terse assistant who answers in French.<turn|>\n", true);
+  auto conversation = [&](const std::string& user) {
+    std::vector<int32_t> ids = system;
+    for (int32_t id : tok.Encode("<|turn>user\n" + user + "<turn|>\n<|turn>model\n", true)) ids.push_back(id);
+    return ids;
+  };
+  GenerateOptions go;
+  go.sampling.temperature = 0;
+  go.max_tokens = 2 * window;
+  const std::vector<int32_t> first = conversation("Tell me a long story about the sea and the wind, please.");
+  GenerateResult r1 = gen.Generate(first, go, {});
+  ASSERT_GT(first.size() - system.size() + r1.tokens.size(), static_cast<size_t>(window));
+  const std::vector<int32_t> second = conversation("What is two plus two?");
+  GenerateResult r2 = gen.Generate(second, go, {});
+  EXPECT_EQ(r2.reused_tokens, static_cast<int>(system.size()));
+  EXPECT_EQ(r2.prompt_tokens, static_cast<int>(second.size() - system.size()));
+  gen.Reset();
+  GenerateResult fresh = gen.Generate(second, go, {});
+  EXPECT_EQ(fresh.reused_tokens, 0);
+  EXPECT_EQ(fresh.tokens, r2.tokens);
+}
+
 TEST_F(GenerateTest, CallbackCanCancel) {
   auto s = NewSession();
   int events = 0;
