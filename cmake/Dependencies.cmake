@@ -5,3 +5,6 @@ find_package(CLI11 REQUIRED)
 if(G4_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# HTTP server: Debian's cpp-httplib (libcpp-httplib-dev), found through pkg-config.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

@@ -1,6 +1,8 @@
 // The public chat API over the chat template, the tokenizer, the generator and the parser.
 #include "g4/chat.h"
 
+#include "api/chat_prepare.h"
+
 #include <random>
 #include <set>
 
@@ -35,77 +37,6 @@ Status Guard(Fn&& fn) {
   }
 }
 
-RenderOptions MakeRenderOptions(const Model& model, const ChatRequest& request) {
-  RenderOptions options;
-  options.enable_thinking = request.thinking;
-  options.add_generation_prompt = true;
-  // The E2B/E4B template rules apply to the models with per-layer embeddings; the larger ones
-  // (26B-A4B, 31B) get the empty thought block when thinking is off.
-  options.size_class = model.config().ple_dim > 0 ? ModelSizeClass::kSmall : ModelSizeClass::kLarge;
-  return options;
-}
-
-std::string Render(const Model& model, const ChatRequest& request) {
-  if (!request.messages.is_array()) Fail("messages must be an array");
-  if (!request.tools.is_null()) ValidateOpenAiTools(request.tools);
-  return RenderChat(ParseOpenAiMessages(request.messages), request.tools, MakeRenderOptions(model, request));
-}
-
-SamplingParams MakeSampling(const Model& model, const SamplingOptions& o) {
-  ModelSamplingDefaults defaults;
-  if (model.gguf() != nullptr) defaults = ReadModelSamplingDefaults(*model.gguf());
-  SamplingParams p = DefaultSamplingParams(defaults);
-  if (o.temperature) p.temperature = *o.temperature;
-  if (o.top_k) p.top_k = *o.top_k;
-  if (o.top_p) p.top_p = *o.top_p;
-  if (o.min_p) p.min_p = *o.min_p;
-  if (o.repetition_penalty) p.repetition_penalty = *o.repetition_penalty;
-  if (o.presence_penalty) p.presence_penalty = *o.presence_penalty;
-  if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
-  p.seed = o.seed ? *o.seed : std::random_device{}();
-  return p;
-}
-
-std::set<std::string> DeclaredToolNames(const nlohmann::json& tools) {
-  std::set<std::string> names;
-  if (!tools.is_array()) return names;
-  for (const nlohmann::json& t : tools) {
-    const nlohmann::json& f = t.contains("function") ? t["function"] : t;
-    if (f.is_object() && f.contains("name") && f["name"].is_string()) names.insert(f["name"].get<std::string>());
-  }
-  return names;
-}
-
-ChatEvent ToPublic(const OutputEvent& e) {
-  ChatEvent out;
-  switch (e.type) {
-    case OutputEventType::kReasoningDelta:
-      out.type = ChatEvent::Type::kReasoning;
-      break;
-    case OutputEventType::kContentDelta:
-      out.type = ChatEvent::Type::kContent;
-      break;
-    case OutputEventType::kToolCallBegin:
-      out.type = ChatEvent::Type::kToolCallBegin;
-      break;
-    case OutputEventType::kToolCallArgumentsDelta:
-      out.type = ChatEvent::Type::kToolCallArguments;
-      break;
-    case OutputEventType::kToolCallEnd:
-      out.type = ChatEvent::Type::kToolCallEnd;
-      break;
-    case OutputEventType::kError:
-      out.type = ChatEvent::Type::kError;
-      break;
-    case OutputEventType::kEndOfTurn:
-      break;
-  }
-  out.text = e.text;
-  out.tool_index = e.tool_index;
-  out.message = e.message;
-  return out;
-}
-
 }  // namespace
 
 Status ChatSession::Create(const LoadedModel& model, const SessionConfig& config, std::unique_ptr<ChatSession>* out) {
@@ -122,7 +53,7 @@ Status ChatSession::Create(const LoadedModel& model, const SessionConfig& config
 }
 
 Status ChatSession::RenderPrompt(const ChatRequest& request, std::string* prompt) const {
-  return Guard([&] { *prompt = Render(*impl_->model, request); });
+  return Guard([&] { *prompt = RenderChatRequest(*impl_->model, request); });
 }
 
 void ChatSession::Reset() { impl_->generator->Reset(); }
@@ -130,50 +61,24 @@ void ChatSession::Reset() { impl_->generator->Reset(); }
 Status ChatSession::Respond(const ChatRequest& request, const std::function<bool(const ChatEvent&)>& on_event,
                             ChatResult* result, const std::atomic<bool>* cancel) {
   return Guard([&] {
-    const Model& model = *impl_->model;
-    Generator& gen = *impl_->generator;
-    const std::string prompt = Render(model, request);
-    const std::vector<int32_t> ids = gen.tokenizer().Encode(prompt, /*parse_special=*/true);
-
-    GenerateOptions options;
-    options.sampling = MakeSampling(model, request.sampling);
-    options.max_tokens = request.max_tokens;
-    options.stop_strings = request.stop;
-    options.starts_in_reasoning = PromptEndsInsideReasoning(prompt);
-    if (!request.json_schema.is_null()) {
-      options.grammar = grammar::JsonSchemaGrammar::Compile(request.json_schema);
-      options.allow_thoughts = request.thinking;
-    }
+    const PreparedChat prepared = PrepareChat(*impl_->model, request);
     EventCallback callback;
     if (on_event) {
       callback = [&](const OutputEvent& e) {
         if (e.type == OutputEventType::kEndOfTurn) return true;
-        return on_event(ToPublic(e));
+        return on_event(ToPublicEvent(e));
       };
     }
-    GenerateResult r = gen.Generate(ids, options, callback, cancel);
-    ChatResult out;
-    out.reasoning = r.parsed.reasoning;
-    out.content = r.parsed.content;
-    const std::set<std::string> declared = DeclaredToolNames(request.tools);
-    for (const ParsedToolCall& call : r.parsed.tool_calls) {
-      if (!request.tools.is_null() && declared.count(call.name) == 0) {
-        // A call to a tool the request never declared is reported, not passed on as if valid.
-        const std::string why = Concat("call to undeclared tool '", call.name, "'");
-        out.errors.push_back(why + ": " + call.arguments.dump());
-        if (on_event) on_event(ChatEvent{ChatEvent::Type::kError, call.arguments.dump(), -1, why});
-        continue;
+    const GenerateResult r = impl_->generator->Generate(prepared.ids, prepared.options, callback, cancel);
+    ChatResult out = ToChatResult(r, prepared, !request.tools.is_null());
+    if (on_event) {
+      for (const std::string& error : out.errors) {
+        if (error.rfind("call to undeclared tool", 0) == 0) {
+          on_event(ChatEvent{ChatEvent::Type::kError, error.substr(error.find(": ") + 2), -1,
+                             error.substr(0, error.find(": "))});
+        }
       }
-      out.tool_calls.push_back({call.name, call.arguments.dump()});
     }
-    for (const OutputParseError& err : r.parsed.errors) out.errors.push_back(err.message + ": " + err.raw);
-    out.finish_reason = FinishReasonName(r.finish);
-    if (r.finish == FinishReason::kToolCalls && out.tool_calls.empty()) out.finish_reason = "stop";
-    out.prompt_tokens = static_cast<int>(ids.size());
-    out.cached_tokens = r.reused_tokens;
-    out.completion_tokens = r.completion_tokens;
-    out.prefill_tokens_per_second = r.prefill_seconds > 0 ? r.prompt_tokens / r.prefill_seconds : 0;
-    out.decode_tokens_per_second = r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0;
     *result = std::move(out);
   });
 }

@@ -82,7 +82,9 @@ SequenceDecoder::SequenceDecoder(std::shared_ptr<const DecodingVocabulary> vocab
       sampler_(options.sampling, vocab_->tokenizer().vocab_size()),
       parser_(OutputParserOptions{options.starts_in_reasoning, options.stream_tool_arguments}),
       text_decoder_(vocab_->tokenizer(), /*keep_special=*/true) {
-  sampler_.SetForbiddenTokens(vocab_->forbidden_tokens());
+  std::vector<int32_t> forbidden = vocab_->forbidden_tokens();
+  for (int32_t id : options_.forbidden_tokens) AddUnique(forbidden, id);
+  sampler_.SetForbiddenTokens(forbidden);
   if (options_.grammar) {
     matcher_ = std::make_unique<grammar::GrammarMatcher>(options_.grammar, vocab_->GrammarVocabulary());
     phase_ = (options_.allow_thoughts && vocab_->channel_open() >= 0) ? Phase::kMaybeThought : Phase::kConstrained;
@@ -96,7 +98,19 @@ SequenceDecoder::~SequenceDecoder() = default;
 
 void SequenceDecoder::Deliver(const std::vector<OutputEvent>& events) {
   for (const OutputEvent& e : events) {
+    if (e.type == OutputEventType::kToolCallEnd) tool_call_done_ = true;
     if (on_event_ && !on_event_(e)) keep_going_ = false;
+  }
+}
+
+void SequenceDecoder::Feed(const std::string& text) {
+  if (!options_.raw_text) {
+    Deliver(parser_.Feed(text));
+  } else if (!text.empty()) {
+    OutputEvent e;
+    e.type = OutputEventType::kContentDelta;
+    e.text = text;
+    Deliver({e});
   }
 }
 
@@ -110,14 +124,14 @@ bool SequenceDecoder::PushText(const std::string& text, bool final) {
     const size_t at = held_.find(stop);
     if (at != std::string::npos) {
       result_.raw_text.resize(result_.raw_text.size() - (held_.size() - at));
-      Deliver(parser_.Feed(held_.substr(0, at)));
+      Feed(held_.substr(0, at));
       held_.clear();
       return true;
     }
   }
   const size_t keep = final || max_stop_ == 0 ? 0 : std::min(held_.size(), max_stop_ - 1);
   if (held_.size() > keep) {
-    Deliver(parser_.Feed(std::string_view(held_).substr(0, held_.size() - keep)));
+    Feed(held_.substr(0, held_.size() - keep));
     held_.erase(0, held_.size() - keep);
   }
   return false;
@@ -159,6 +173,16 @@ void SequenceDecoder::RestrictToCompletion(int tokens_left, std::vector<uint64_t
 
 // Samples under the constraint of the current phase and advances the grammar.
 int32_t SequenceDecoder::ChooseToken(std::span<const float> logits) {
+  const size_t index = static_cast<size_t>(result_.completion_tokens);
+  if (index < options_.forced_tokens.size()) {
+    const int32_t forced = options_.forced_tokens[index];
+    if (options_.sampling.logprobs) {
+      SampleResult r;
+      r.token = forced;
+      result_.logprobs.push_back(r);
+    }
+    return forced;
+  }
   const int32_t channel_open = vocab_->channel_open();
   const int32_t channel_close = vocab_->channel_close();
   const int vocab_words = (vocab_->tokenizer().vocab_size() + 63) / 64;
@@ -227,7 +251,10 @@ bool SequenceDecoder::Step(std::span<const float> logits, int32_t* next) {
   result_.tokens.push_back(id);
   ++result_.completion_tokens;
   const bool is_stop = vocab_->IsStop(id);
-  if (PushText(text_decoder_.Push(id), is_stop) || is_stop || grammar_done) {
+  // Raw text leaves out the token that ended the turn; the parser needs it to close the turn.
+  const std::string text = is_stop && options_.raw_text ? text_decoder_.Flush() : text_decoder_.Push(id);
+  if (PushText(text, is_stop) || is_stop || grammar_done ||
+      (options_.stop_after_first_tool_call && tool_call_done_)) {
     End(FinishReason::kStop);
     return false;
   }
@@ -254,7 +281,7 @@ GenerateResult SequenceDecoder::TakeResult() {
     done_ = true;
     PushText(text_decoder_.Flush(), true);
     if (!held_.empty()) {
-      Deliver(parser_.Feed(held_));
+      Feed(held_);
       held_.clear();
     }
     Deliver(parser_.Finish());

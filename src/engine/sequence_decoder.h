@@ -39,6 +39,17 @@ struct GenerateOptions {
   bool allow_thoughts = false;
   bool starts_in_reasoning = false;       // the prompt ended inside the thought channel
   bool stream_tool_arguments = true;
+  // Tokens the answer starts with, whatever the model would sample (e.g. "<|tool_call>" when
+  // a tool call is required). They bypass any grammar.
+  std::vector<int32_t> forced_tokens;
+  // Ids never sampled for this request, on top of the multimodal placeholders (e.g.
+  // "<|tool_call>" when tools must not be called).
+  std::vector<int32_t> forbidden_tokens;
+  // End the answer once its first tool call is complete (OpenAI parallel_tool_calls: false).
+  bool stop_after_first_tool_call = false;
+  // Stream the generated text as it is (special tokens included) as content events, without
+  // splitting out reasoning and tool calls (/v1/completions).
+  bool raw_text = false;
 };
 
 struct GenerateResult {
@@ -106,6 +117,7 @@ class SequenceDecoder {
   int32_t ChooseToken(std::span<const float> logits);
   void RestrictToCompletion(int tokens_left, std::vector<uint64_t>& mask) const;
   void Deliver(const std::vector<OutputEvent>& events);
+  void Feed(const std::string& text);
   bool PushText(const std::string& text, bool final);
   void End(FinishReason reason);
 
@@ -121,6 +133,7 @@ class SequenceDecoder {
   size_t max_stop_ = 0;
   std::string held_;  // decoded text not yet given to the parser (may start a stop string)
   bool keep_going_ = true;
+  bool tool_call_done_ = false;
   bool done_ = false;
   bool finalized_ = false;
   GenerateResult result_;

@@ -17,5 +17,6 @@ Runner AddDetokenizeCommand(CLI::App& app);
 Runner AddBenchCommand(CLI::App& app);
 Runner AddRunCommand(CLI::App& app);
 Runner AddChatCommand(CLI::App& app);
+Runner AddServeCommand(CLI::App& app);
 
 }  // namespace g4::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(g4::cli::AddBenchCommand);
   add(g4::cli::AddRunCommand);
   add(g4::cli::AddChatCommand);
+  add(g4::cli::AddServeCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

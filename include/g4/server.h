@@ -1,0 +1,48 @@
+// libg4 HTTP server: an OpenAI-compatible API (chat completions, completions, models) with
+// streaming, tools, JSON output, continuous batching and prompt reuse, plus /health and
+// /metrics. The `g4 serve` command is a thin layer over this.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "g4/engine.h"
+
+namespace g4 {
+
+struct ServerOptions {
+  std::string model_path;
+  std::string model_name;        // id reported by /v1/models (default: the file name)
+  std::string host = "127.0.0.1";
+  int port = 8080;               // 0: any free port (see Server::port())
+  int parallel = 4;              // sequences decoded together
+  int context = 4096;            // tokens per sequence
+  int n_threads = 0;             // 0: one per hardware thread
+  int max_queue = 64;            // requests waiting beyond `parallel`; more get 503
+  int batch_tokens = 512;        // most tokens per forward pass
+  int checkpoints = 8;           // sliding-window checkpoints per sequence, for prompt reuse
+  std::string api_key;           // empty: no authentication
+  size_t max_body_bytes = 16u << 20;
+  bool log_requests = true;      // one line per request on stderr
+};
+
+class Server {
+ public:
+  // Binds the address (so a port clash fails here) but loads nothing yet.
+  static Status Create(const ServerOptions& options, std::unique_ptr<Server>* out);
+  ~Server();
+
+  // Loads the model (health says "loading" meanwhile) and serves until Stop(). Returns an
+  // error if the model cannot be loaded.
+  Status Run();
+  void Stop();
+  int port() const;
+
+ private:
+  struct Impl;
+  Server() = default;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace g4

@@ -1,0 +1,28 @@
+// Handlers of the generation endpoints (/v1/chat/completions, /v1/completions): request body
+// in, JSON answer or Server-Sent Events out, over the batch scheduler.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include <httplib.h>
+
+#include "model/model.h"
+#include "server/scheduler.h"
+
+namespace g4 {
+
+struct EndpointContext {
+  const Model* model = nullptr;
+  BatchScheduler* scheduler = nullptr;
+  std::string model_id;
+};
+
+void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& req, httplib::Response& res);
+void HandleCompletions(const EndpointContext& ctx, const httplib::Request& req, httplib::Response& res);
+
+// Writes an OpenAI-shaped error.
+void SendError(httplib::Response& res, int status, const std::string& message, const std::string& param = "",
+               const std::string& code = "");
+
+}  // namespace g4

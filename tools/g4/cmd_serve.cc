@@ -1,0 +1,68 @@
+// g4 serve: the OpenAI-compatible HTTP server (include/g4/server.h).
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "commands.h"
+#include "g4/server.h"
+
+namespace g4::cli {
+
+namespace {
+
+Server* g_server = nullptr;
+
+void OnSignal(int) {
+  // Stop() only flips httplib's flag and shuts the listening socket; the main thread then
+  // finishes the requests in flight and exits.
+  if (g_server != nullptr) std::thread([] { g_server->Stop(); }).detach();
+}
+
+int Serve(const ServerOptions& options) {
+  std::unique_ptr<Server> server;
+  Status st = Server::Create(options, &server);
+  if (!st.ok()) {
+    std::fprintf(stderr, "g4 serve: %s\n", st.message().c_str());
+    return 1;
+  }
+  g_server = server.get();
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::fprintf(stderr, "g4 serve: listening on http://%s:%d (loading %s)\n", options.host.c_str(), server->port(),
+               options.model_path.c_str());
+  st = server->Run();
+  g_server = nullptr;
+  if (!st.ok()) {
+    std::fprintf(stderr, "g4 serve: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner AddServeCommand(CLI::App& app) {
+  auto o = std::make_shared<ServerOptions>();
+  CLI::App* sub = app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API");
+  sub->add_option("-m,--model", o->model_path, "model: a GGUF file or a Hugging Face folder")->required();
+  sub->add_option("--alias", o->model_name, "model id reported by /v1/models (default: the file name)");
+  sub->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
+  sub->add_option("--port", o->port, "port (default 8080; 0: any free port)");
+  sub->add_option("--parallel", o->parallel, "sequences generated together (default 4)")->check(CLI::Range(1, 256));
+  sub->add_option("-c,--ctx", o->context, "context size per sequence in tokens (default 4096)")->check(CLI::Range(16, 1 << 20));
+  sub->add_option("-t,--threads", o->n_threads, "threads (default: one per hardware thread)");
+  sub->add_option("--max-queue", o->max_queue, "requests that may wait for a slot; more get 503 (default 64)")
+      ->check(CLI::Range(0, 100000));
+  sub->add_option("-b,--batch", o->batch_tokens, "most tokens in one forward pass (default 512)")->check(CLI::Range(1, 65536));
+  sub->add_option("--ctx-checkpoints", o->checkpoints,
+                  "sliding-window checkpoints kept per sequence for prompt reuse (default 8)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/ endpoints");
+  sub->add_option("--max-body", o->max_body_bytes, "largest request body in bytes (default 16 MiB)");
+  sub->add_flag("!--no-log", o->log_requests, "do not log one line per request on stderr");
+  return [o] { return Serve(*o); };
+}
+
+}  // namespace g4::cli
