@@ -177,7 +177,8 @@ void SendError(httplib::Response& res, int status, const std::string& message, c
 
 void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& req, httplib::Response& res) {
   Guarded(res, [&] {
-    const ChatCompletionRequest r = ParseChatCompletionRequest(ParseBody(req));
+    ChatCompletionRequest r = ParseChatCompletionRequest(ParseBody(req));
+    if (r.chat.max_tokens < 0) r.chat.max_tokens = ctx.default_max_tokens;
     PreparedChat prepared = PrepareChat(*ctx.model, r.chat);
     CheckContext(ctx, prepared.ids.size());
     ApplyToolChoice(*ctx.model, r, prepared);

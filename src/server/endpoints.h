@@ -16,6 +16,7 @@ struct EndpointContext {
   const Model* model = nullptr;
   BatchScheduler* scheduler = nullptr;
   std::string model_id;
+  int default_max_tokens = -1;
 };
 
 void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& req, httplib::Response& res);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include <httplib.h>
@@ -19,6 +20,8 @@
 namespace g4 {
 
 using nlohmann::json;
+
+extern const std::string_view kWebChatPage;  // src/server/web/index.html, embedded at build time
 
 struct Server::Impl {
   ServerOptions options;
@@ -134,6 +137,9 @@ void Server::Impl::Routes() {
     if (ready) model["meta"] = {{"context", scheduler->context()}, {"parallel", options.parallel}};
     res.set_content(json({{"object", "list"}, {"data", json::array({model})}}).dump(), "application/json");
   });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kWebChatPage.data(), kWebChatPage.size(), "text/html; charset=utf-8");
+  });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     res.status = ready ? 200 : 503;
     res.set_content(json({{"status", ready ? "ok" : "loading"}}).dump(), "application/json");
@@ -185,6 +191,7 @@ Status Server::Create(const ServerOptions& options, std::unique_ptr<Server>* out
     Impl& impl = *s->impl_;
     impl.options = options;
     impl.ctx.model_id = ModelIdFor(options);
+    impl.ctx.default_max_tokens = options.default_max_tokens;
     impl.created = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
     impl.Routes();

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 
 // Starts the server on a free port; resolves once /health says ok.
 export async function startServer(g4, model, extraArgs = []) {
-  const args = ['serve', '-m', model, '--port', '0', '-t', '2', '--no-log', ...extraArgs];
+  const threads = extraArgs.includes('-t') ? [] : ['-t', '2'];
+  const args = ['serve', '-m', model, '--port', '0', ...threads, '--no-log', ...extraArgs];
   const child = spawn(g4, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const port = await new Promise((resolve, reject) => {
