@@ -47,6 +47,7 @@ Status ChatSession::Create(const LoadedModel& model, const SessionConfig& config
     SessionOptions options;
     options.max_context = config.context;
     options.n_threads = config.n_threads;
+    options.kv_type = ParseKvType(config.kv_type);
     s->impl_->generator = std::make_unique<Generator>(model.internal(), model.internal().tokenizer(), options);
     *out = std::move(s);
   });

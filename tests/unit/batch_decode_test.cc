@@ -15,6 +15,9 @@ namespace g4 {
 namespace {
 
 const std::string kModels = std::string(G4_TEST_DATA_DIR) + "/models";
+// F16, the default: keys and values are rounded the same way whether they are read in the pass
+// that made them or from the cache later.
+constexpr DType kKvType = DType::kF16;
 
 std::vector<int32_t> RandomTokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -29,6 +32,7 @@ std::vector<float> Reference(const Model& model, const std::vector<int32_t>& tok
   SessionOptions options;
   options.max_context = 256;
   options.n_threads = 1;
+  options.kv_type = kKvType;
   Gemma4Session session(model, options);
   std::vector<float> logits;
   session.Eval(tokens.data(), static_cast<int64_t>(tokens.size()), false, &logits);
@@ -62,7 +66,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
   std::vector<std::unique_ptr<KvCache>> caches;
   for (size_t s = 0; s < lengths.size(); ++s) {
     seqs.push_back(RandomTokens(lengths[s] + 6, config.vocab_size, 100 + s));
-    caches.push_back(std::make_unique<KvCache>(config, 256));
+    caches.push_back(std::make_unique<KvCache>(config, 256, kKvType));
   }
   std::vector<std::vector<float>> logits(lengths.size());
   const std::vector<int> chunk = {7, 9, 13};
@@ -100,6 +104,7 @@ TEST_P(BatchDecodeTest, CheckpointRewindsPastTheSlidingWindow) {
   SessionOptions options;
   options.max_context = 256;
   options.n_threads = 2;
+  options.kv_type = kKvType;
   Gemma4Session session(*model_, options);
   const std::vector<int32_t> shared = RandomTokens(20, config.vocab_size, 7);
   const std::vector<int32_t> first_tail = RandomTokens(30, config.vocab_size, 8);
@@ -125,6 +130,7 @@ TEST_P(BatchDecodeTest, TruncateWithinReach) {
   SessionOptions options;
   options.max_context = 256;
   options.n_threads = 1;
+  options.kv_type = kKvType;
   Gemma4Session session(*model_, options);
   const std::vector<int32_t> tokens = RandomTokens(12, config.vocab_size, 11);
   session.Eval(tokens.data(), 12, false, nullptr);

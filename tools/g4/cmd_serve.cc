@@ -61,6 +61,7 @@ Runner AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(0, 1024));
   sub->add_option("-n,--max-tokens", o->default_max_tokens,
                   "tokens generated when a request sets no max_tokens (default -1: until the context is full)");
+  sub->add_option("--kv-type", o->kv_type, "KV cache entries: f16 (default), bf16, q8_0 or f32");
   sub->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/ endpoints");
   sub->add_option("--max-body", o->max_body_bytes, "largest request body in bytes (default 16 MiB)");
   sub->add_flag("!--no-log", o->log_requests, "do not log one line per request on stderr");

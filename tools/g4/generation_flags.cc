@@ -11,6 +11,7 @@ namespace g4::cli {
 void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
   sub->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint folder")->required();
   sub->add_option("-c,--ctx", f->context, "context size in tokens")->capture_default_str();
+  sub->add_option("--kv-type", f->kv_type, "KV cache entries: f16 (default), bf16, q8_0 or f32");
   sub->add_option("-t,--threads", f->threads, "threads (default: all cores)");
   sub->add_option("-n,--max-tokens", f->max_tokens, "stop after this many generated tokens (-1: no limit)");
   sub->add_option("--system", f->system, "system instruction");
@@ -38,6 +39,7 @@ bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr
     SessionConfig config;
     config.context = flags.context;
     config.n_threads = flags.threads;
+    config.kv_type = flags.kv_type;
     st = ChatSession::Create(**model, config, session);
   }
   if (!st.ok()) {

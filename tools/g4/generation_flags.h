@@ -16,6 +16,7 @@ enum class ReasoningDisplay { kDim, kStderr, kHide };
 struct GenerationFlags {
   std::string model;
   int context = 4096;
+  std::string kv_type = "f16";
   int threads = 0;
   int max_tokens = -1;
   std::string system;
