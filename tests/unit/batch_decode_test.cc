@@ -46,9 +46,10 @@ double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-// Matmuls over different numbers of tokens may round differently until every kernel is batch
-// invariant; attention itself visits keys in the same order either way.
-constexpr double kTolerance = 2e-4;
+// Every kernel computes a token's result the same way whatever else is in the pass, and
+// attention visits keys in position order whatever their source: the logits must be equal to
+// the last bit, not merely close.
+constexpr double kTolerance = 0.0;
 
 class BatchDecodeTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -84,7 +85,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
   }
   for (size_t s = 0; s < seqs.size(); ++s) {
     const std::vector<int32_t> prefix(seqs[s].begin(), seqs[s].begin() + lengths[s]);
-    EXPECT_LT(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " after prefill";
+    EXPECT_LE(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " after prefill";
   }
   for (int step = 0; step < 6; ++step) {
     std::vector<SequenceStep> steps;
@@ -94,7 +95,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
     decoder.Forward(steps);
     for (size_t s = 0; s < seqs.size(); ++s) {
       const std::vector<int32_t> prefix(seqs[s].begin(), seqs[s].begin() + lengths[s] + step + 1);
-      EXPECT_LT(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " step " << step;
+      EXPECT_LE(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " step " << step;
     }
   }
 }
@@ -122,7 +123,7 @@ TEST_P(BatchDecodeTest, CheckpointRewindsPastTheSlidingWindow) {
   session.Eval(second_tail.data(), 5, false, &logits);
   std::vector<int32_t> expected = shared;
   expected.insert(expected.end(), second_tail.begin(), second_tail.end());
-  EXPECT_LT(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
+  EXPECT_LE(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
 }
 
 TEST_P(BatchDecodeTest, TruncateWithinReach) {
@@ -154,11 +155,11 @@ TEST_P(BatchDecodeTest, TruncateWithinReach) {
   session.Eval(other.data(), 1, false, &logits);
   std::vector<int32_t> expected(tokens.begin(), tokens.begin() + target);
   expected.push_back(other[0]);
-  EXPECT_LT(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
+  EXPECT_LE(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, BatchDecodeTest,
-                         ::testing::Values("tiny-all.f32.gguf", "tiny-e2b.f32.gguf", "tiny-dense.f32.gguf",
+                         ::testing::Values("tiny-all.f32.gguf", "tiny-e2b.q8_0.gguf", "tiny-dense.q4_0.gguf", "tiny-all.bf16.gguf",
                                            "tiny-moe.f32.gguf"),
                          [](const auto& info) {
                            std::string name = info.param;
