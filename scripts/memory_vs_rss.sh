@@ -28,6 +28,13 @@ for ctx in "${contexts[@]}"; do
   want=$((ctx - 48))  # room for the chat template and 16 answer tokens
   n_words=$((want * 2000 / (sample_tokens + 1)))
   prompt=$(words "$n_words")
+  # Shrink until the prompt fits (the sample's ratio is only an estimate).
+  while true; do
+    n_tokens=$(printf "%s" "$prompt" | "$G4" tokenize -m "$model" | tr -cd ',' | wc -c)
+    [ "$n_tokens" -lt "$want" ] && break
+    n_words=$((n_words * want * 95 / (100 * (n_tokens + 1))))
+    prompt=$(words "$n_words")
+  done
   est=$("$G4" show "$model" -c "$ctx" -t "$THREADS" --json)
   total=$(echo "$est" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).memory.total)')
   parts=$(echo "$est" | node -e 'const m = JSON.parse(require("fs").readFileSync(0)).memory;

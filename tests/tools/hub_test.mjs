@@ -181,6 +181,13 @@ const scenarios = {
     assert.ok(fs.readFileSync(storedFile(QAT_REPO, QAT_FILE)).equals(tinyQ4));
     assert.deepEqual(partials(), []);
     await hub.close();
+
+    // A server that ignores Range: the retry starts the file over and still ends verified.
+    hub = await startMockHub(repos, { cutAfter, ignoreRange: true });
+    const over = await g4(['pull', 'hf://test-org/tiny-gguf:q8_0'], { HF_ENDPOINT: hub.url });
+    assert.equal(over.code, 0);
+    assert.ok(fs.readFileSync(storedFile('test-org/tiny-gguf', 'tiny-E2B-Q8_0.gguf')).equals(tinyQ8));
+    await hub.close();
   },
 
   // A corrupted transfer is caught by the sha256 and leaves nothing behind.

@@ -9,7 +9,7 @@
 // Faults, for the tests: `token` (requests without "Authorization: Bearer TOKEN" get 401),
 // `cutAfter` (the first transfer of each LFS file is cut off after that many bytes),
 // `corrupt` (files whose bytes are served with one byte flipped, listed with the true checksum),
-// `missing` (files listed but answering 404).
+// `missing` (files listed but answering 404), `ignoreRange` (always answer 200 with the whole file).
 //
 // As a program: node mock_hub.mjs [--port N] OWNER/REPO=FILE_OR_DIR[,FILE...] ... prints the URL.
 import crypto from 'node:crypto';
@@ -74,7 +74,7 @@ export function startMockHub(repos, options = {}) {
         data[data.length >> 1] ^= 0xff;
       }
       let start = 0;
-      const range = (req.headers.range || '').match(/^bytes=(\d+)-$/);
+      const range = options.ignoreRange ? null : (req.headers.range || '').match(/^bytes=(\d+)-$/);
       if (range) start = Number(range[1]);
       if (start >= data.length && data.length > 0) {
         res.writeHead(416, { 'Content-Range': `bytes */${data.length}` });
