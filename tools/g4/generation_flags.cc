@@ -6,10 +6,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "model_resolve.h"
+
 namespace g4::cli {
 
 void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
-  sub->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint folder")->required();
+  sub->add_option("-m,--model,model", f->model,
+                  "GGUF file, Hugging Face checkpoint folder, or model name (gemma4:e2b, hf://OWNER/REPO[:QUANT]; pulled on first use)")
+      ->required();
+  AddStoreOption(sub, &f->store);
+  sub->add_flag("--no-memory-check", f->no_memory_check, "load even when the memory estimate exceeds the available memory");
   sub->add_option("-c,--ctx", f->context, "context size in tokens")->capture_default_str();
   sub->add_option("--kv-type", f->kv_type, "KV cache entries: f16 (default), bf16, q8_0 or f32");
   sub->add_option("-t,--threads", f->threads, "threads (default: all cores)");
@@ -34,7 +40,12 @@ void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
 
 bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr<LoadedModel>* model,
               std::unique_ptr<ChatSession>* session) {
-  Status st = LoadedModel::Load(flags.model, model);
+  std::string path;
+  if (!ResolveModelArgument(flags.model, flags.store, command, &path)) return false;
+  Status st = LoadedModel::Load(path, model);
+  if (st.ok() && !CheckMemoryBeforeRun(**model, flags.model, flags.context, flags.threads, flags.no_memory_check, command)) {
+    return false;
+  }
   if (st.ok()) {
     SessionConfig config;
     config.context = flags.context;

@@ -14,7 +14,9 @@ namespace g4::cli {
 enum class ReasoningDisplay { kDim, kStderr, kHide };
 
 struct GenerationFlags {
-  std::string model;
+  std::string model;  // a path or a model name (resolved through the store)
+  std::string store;  // --store: the model store folder ("" = default)
+  bool no_memory_check = false;
   int context = 4096;
   std::string kv_type = "f16";
   int threads = 0;
