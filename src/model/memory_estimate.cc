@@ -58,20 +58,26 @@ uint64_t WeightBytes(const Model& model, int64_t context) {
   return bytes + floats * sizeof(float);
 }
 
-// KvCache: float32 K and V plus an int32 position per slot; a full layer's arrays grow by
-// doubling, so the last growth briefly holds the old and the new K (or V) array.
+// KvCache with the default f16 entries, plus an int32 position per slot; a full layer's arrays
+// grow by doubling, so the last growth briefly holds the old and the new K (or V) array. A
+// sequence also keeps up to kCheckpoints copies of its sliding-window rings for prefix reuse.
 uint64_t KvBytes(const ModelConfig& c, int64_t context) {
-  uint64_t bytes = KvCache::BytesAtContext(c, context, sizeof(float));
-  uint64_t largest_full = 0;
+  constexpr DType kType = DType::kF16;
+  constexpr uint64_t kCheckpoints = 8;  // engine/generator.h kDefaultCheckpoints
+  uint64_t bytes = KvCache::BytesAtContext(c, context, kType);
+  uint64_t largest_full = 0, rings = 0;
   for (const LayerSpec& l : c.layers) {
     if (!l.owns_kv) continue;
     const int64_t slots = l.window > 0 ? std::min<int64_t>(l.window, context) : context;
+    const uint64_t row = RowBytes(kType, static_cast<int64_t>(l.n_kv_heads) * l.head_dim);
     bytes += static_cast<uint64_t>(slots) * sizeof(int32_t);
     if (l.window == 0 || l.window >= context) {
-      largest_full = std::max<uint64_t>(largest_full, static_cast<uint64_t>(slots) * l.n_kv_heads * l.head_dim * 4);
+      largest_full = std::max<uint64_t>(largest_full, static_cast<uint64_t>(slots) * row);
+    } else {
+      rings += static_cast<uint64_t>(slots) * (2 * row + sizeof(int32_t));
     }
   }
-  return bytes + largest_full;
+  return bytes + largest_full + kCheckpoints * rings;
 }
 
 // Activations of one prefill chunk of n tokens (gemma4_text.cc): the residual stream, the
