@@ -1,12 +1,14 @@
 // The public chat API over the chat template, the tokenizer, the generator and the parser.
 #include "g4/chat.h"
 
+#include <map>
 #include <random>
 #include <set>
 
 #include "base/error.h"
 #include "chat/chat_template.h"
 #include "engine/generator.h"
+#include "grammar/gemma_call_grammar.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -45,10 +47,10 @@ RenderOptions MakeRenderOptions(const Model& model, const ChatRequest& request) 
   return options;
 }
 
-std::string Render(const Model& model, const ChatRequest& request) {
+RenderedPrompt Render(const Model& model, const ChatRequest& request) {
   if (!request.messages.is_array()) Fail("messages must be an array");
   if (!request.tools.is_null()) ValidateOpenAiTools(request.tools);
-  return RenderChat(ParseOpenAiMessages(request.messages), request.tools, MakeRenderOptions(model, request));
+  return RenderChatMarked(ParseOpenAiMessages(request.messages), request.tools, MakeRenderOptions(model, request));
 }
 
 SamplingParams MakeSampling(const Model& model, const SamplingOptions& o) {
@@ -63,6 +65,7 @@ SamplingParams MakeSampling(const Model& model, const SamplingOptions& o) {
   if (o.presence_penalty) p.presence_penalty = *o.presence_penalty;
   if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
   p.seed = o.seed ? *o.seed : std::random_device{}();
+  p.logit_bias.assign(o.logit_bias.begin(), o.logit_bias.end());
   return p;
 }
 
@@ -74,6 +77,42 @@ std::set<std::string> DeclaredToolNames(const nlohmann::json& tools) {
     if (f.is_object() && f.contains("name") && f["name"].is_string()) names.insert(f["name"].get<std::string>());
   }
   return names;
+}
+
+// The request's tool_choice and tools -> the generator's tool-call options.
+ToolCallOptions MakeToolCallOptions(const ChatRequest& request) {
+  ToolCallOptions o;
+  const nlohmann::json& choice = request.tool_choice;
+  nlohmann::json tools = request.tools;
+  if (choice.is_null() || choice == "auto") {
+    o.choice = ToolChoice::kAuto;
+  } else if (choice == "none") {
+    o.choice = ToolChoice::kNone;
+  } else if (choice == "required") {
+    o.choice = ToolChoice::kRequired;
+  } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object() &&
+             choice["function"].contains("name") && choice["function"]["name"].is_string()) {
+    const std::string name = choice["function"]["name"].get<std::string>();
+    if (DeclaredToolNames(tools).count(name) == 0) Fail("tool_choice: '", name, "' is not a declared tool");
+    o.choice = ToolChoice::kRequired;
+    nlohmann::json only = nlohmann::json::array();
+    for (const nlohmann::json& t : tools) {
+      const nlohmann::json& f = t.contains("function") ? t["function"] : t;
+      if (f.value("name", "") == name) only.push_back(t);
+    }
+    tools = std::move(only);  // the grammar offers that tool alone
+  } else {
+    Fail("tool_choice: expected \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}, got ",
+         choice.dump());
+  }
+  if (o.choice == ToolChoice::kRequired) {
+    if (!tools.is_array() || tools.empty()) Fail("tool_choice: a call is required but no tools are declared");
+    if (!request.json_schema.is_null()) Fail("tool_choice: a required call cannot be combined with a JSON answer format");
+    if (!request.constrain_tool_calls) Fail("tool_choice: a required call needs constrained tool calls");
+  }
+  if (request.constrain_tool_calls && tools.is_array()) o.grammar = grammar::GemmaCallGrammar::Compile(tools);
+  o.allow_thoughts = request.thinking;
+  return o;
 }
 
 ChatEvent ToPublic(const OutputEvent& e) {
@@ -122,7 +161,7 @@ Status ChatSession::Create(const LoadedModel& model, const SessionConfig& config
 }
 
 Status ChatSession::RenderPrompt(const ChatRequest& request, std::string* prompt) const {
-  return Guard([&] { *prompt = Render(*impl_->model, request); });
+  return Guard([&] { *prompt = Render(*impl_->model, request).text; });
 }
 
 void ChatSession::Reset() { impl_->generator->Reset(); }
@@ -132,8 +171,10 @@ Status ChatSession::Respond(const ChatRequest& request, const std::function<bool
   return Guard([&] {
     const Model& model = *impl_->model;
     Generator& gen = *impl_->generator;
-    const std::string prompt = Render(model, request);
-    const std::vector<int32_t> ids = gen.tokenizer().Encode(prompt, /*parse_special=*/true);
+    const RenderedPrompt rendered = Render(model, request);
+    const std::string& prompt = rendered.text;
+    // Request text is encoded as plain text: it cannot inject control tokens.
+    const std::vector<int32_t> ids = gen.tokenizer().EncodeMarked(prompt, rendered.user);
 
     GenerateOptions options;
     options.sampling = MakeSampling(model, request.sampling);
@@ -144,24 +185,34 @@ Status ChatSession::Respond(const ChatRequest& request, const std::function<bool
       options.grammar = grammar::JsonSchemaGrammar::Compile(request.json_schema);
       options.allow_thoughts = request.thinking;
     }
+    options.tool_calls = MakeToolCallOptions(request);
+    // A call to a tool the request never declared (possible when calls are not constrained) is
+    // reported as an error, not passed on as if valid. Streamed, the error event follows the
+    // call's end event and carries its tool_index, which voids the call.
+    const std::set<std::string> declared = DeclaredToolNames(request.tools);
+    auto undeclared = [&](const std::string& name) { return !request.tools.is_null() && declared.count(name) == 0; };
+    auto undeclared_message = [](const std::string& name) { return Concat("call to undeclared tool '", name, "'"); };
     EventCallback callback;
+    std::map<int, std::string> call_names;  // tool_index -> name, from the begin events
     if (on_event) {
       callback = [&](const OutputEvent& e) {
         if (e.type == OutputEventType::kEndOfTurn) return true;
-        return on_event(ToPublic(e));
+        if (e.type == OutputEventType::kToolCallBegin) call_names[e.tool_index] = e.text;
+        bool go_on = on_event(ToPublic(e));
+        if (e.type == OutputEventType::kToolCallEnd && undeclared(call_names[e.tool_index])) {
+          const std::string& name = call_names[e.tool_index];
+          go_on = on_event(ChatEvent{ChatEvent::Type::kError, e.text, e.tool_index, undeclared_message(name)}) && go_on;
+        }
+        return go_on;
       };
     }
     GenerateResult r = gen.Generate(ids, options, callback, cancel);
     ChatResult out;
     out.reasoning = r.parsed.reasoning;
     out.content = r.parsed.content;
-    const std::set<std::string> declared = DeclaredToolNames(request.tools);
     for (const ParsedToolCall& call : r.parsed.tool_calls) {
-      if (!request.tools.is_null() && declared.count(call.name) == 0) {
-        // A call to a tool the request never declared is reported, not passed on as if valid.
-        const std::string why = Concat("call to undeclared tool '", call.name, "'");
-        out.errors.push_back(why + ": " + call.arguments.dump());
-        if (on_event) on_event(ChatEvent{ChatEvent::Type::kError, call.arguments.dump(), -1, why});
+      if (undeclared(call.name)) {
+        out.errors.push_back(undeclared_message(call.name) + ": " + call.arguments.dump());
         continue;
       }
       out.tool_calls.push_back({call.name, call.arguments.dump()});

@@ -165,6 +165,12 @@ GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const Gen
     if (options.starts_in_reasoning && channel_close_ >= 0) phase = Phase::kInThought;
   }
   std::vector<uint64_t> mask;
+  std::unique_ptr<ToolCallConstraint> tool_calls;
+  if (ToolCallConstraint::Needed(options.tool_calls)) {
+    ToolCallOptions tc = options.tool_calls;
+    tc.starts_in_reasoning = options.starts_in_reasoning;
+    tool_calls = std::make_unique<ToolCallConstraint>(tc, GrammarVocabulary(), tokenizer_);
+  }
 
   size_t max_stop = 0;
   for (const std::string& s : options.stop_strings) max_stop = std::max(max_stop, s.size());
@@ -227,7 +233,22 @@ GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const Gen
       }
       allowed = mask;
     }
+    const int budget_left = options.max_tokens < 0 ? -1 : options.max_tokens - result.completion_tokens;
+    if (tool_calls) {
+      // Inside a call its grammar alone decides; elsewhere both constraints apply.
+      if (const std::vector<uint64_t>* m = tool_calls->BeforeSample(budget_left)) {
+        if (allowed.empty() || tool_calls->in_call()) {
+          allowed = *m;
+        } else {
+          for (size_t w = 0; w < mask.size(); ++w) mask[w] &= (*m)[w];
+          allowed = mask;
+        }
+      }
+    }
     int32_t id = sampler.Sample(logits, allowed);
+    if (tool_calls) {
+      while (!tool_calls->AfterSample(id, budget_left)) id = sampler.Sample(logits, tool_calls->mask());
+    }
     bool grammar_done = false;
     if (phase == Phase::kMaybeThought && id == channel_open_) {
       phase = Phase::kInThought;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "chat/output_parser.h"
+#include "engine/tool_call_constraint.h"
 #include "grammar/json_schema.h"
 #include "grammar/token_vocabulary.h"
 #include "model/gemma4_text.h"
@@ -37,6 +38,9 @@ struct GenerateOptions {
   bool allow_thoughts = false;
   bool starts_in_reasoning = false;       // the prompt ended inside the thought channel
   bool stream_tool_arguments = true;
+  // Tool calls: constrained to the declared tools' parameter schemas when tool_calls.grammar is
+  // set; tool_calls.choice forbids or requires a call (see engine/tool_call_constraint.h).
+  ToolCallOptions tool_calls;
 };
 
 struct GenerateResult {
