@@ -79,7 +79,19 @@ void ToolCallConstraint::RestrictToCompletion(int tokens_left) {
   if (best >= 0) Only(best);
 }
 
+// Whether a call started now can still close within the budget (the <|tool_call> token, then
+// at most one token per unit of the shortest call).
+bool ToolCallConstraint::CallFits(int tokens_left) {
+  if (tokens_left < 0 || !matcher_) return true;
+  if (shortest_call_ < 0) {
+    matcher_->Reset();
+    shortest_call_ = static_cast<int>(matcher_->CompletionUnits().size());
+  }
+  return shortest_call_ + 1 <= tokens_left;
+}
+
 const std::vector<uint64_t>* ToolCallConstraint::BeforeSample(int tokens_left) {
+  masked_ = true;
   if (in_call_) {
     matcher_->FillMask(mask_);
     if (tokens_left >= 0) RestrictToCompletion(tokens_left);
@@ -88,6 +100,7 @@ const std::vector<uint64_t>* ToolCallConstraint::BeforeSample(int tokens_left) {
   refusals_ = 0;
   switch (options_.choice) {
     case ToolChoice::kAuto:
+      masked_ = false;
       return nullptr;
     case ToolChoice::kNone:
       mask_.assign(vocab_->mask_words(), ~uint64_t{0});
@@ -96,10 +109,13 @@ const std::vector<uint64_t>* ToolCallConstraint::BeforeSample(int tokens_left) {
     case ToolChoice::kRequired:
       if (calls_ > 0) {
         // The answer is the calls: another one, or <|tool_response> (the stop after calls).
-        Only(call_open_, tool_response_);
+        Only(CallFits(tokens_left) ? call_open_ : -1, tool_response_);
         return &mask_;
       }
-      if (in_thought_) return nullptr;
+      if (in_thought_) {
+        masked_ = false;
+        return nullptr;
+      }
       // The call comes first, or after one thought block when thinking is on.
       Only(call_open_, options_.allow_thoughts && !any_token_ ? channel_open_ : -1);
       return &mask_;
@@ -131,6 +147,13 @@ bool ToolCallConstraint::AfterSample(int32_t id, int tokens_left) {
     forced_ = false;
     any_token_ = true;
     return true;
+  }
+  if (id == call_open_ && matcher_ && !CallFits(tokens_left)) {
+    // Too late for a call to close: take another token, if there is one.
+    if (!masked_) mask_.assign(vocab_->mask_words(), ~uint64_t{0});
+    mask_[id >> 6] &= ~(uint64_t{1} << (id & 63));
+    masked_ = true;
+    if (std::any_of(mask_.begin(), mask_.end(), [](uint64_t w) { return w != 0; })) return false;
   }
   if (id == call_open_ && matcher_) {
     matcher_->Reset();

@@ -4,8 +4,9 @@
 // made of calls, after an optional thought block ("required": a call first, then only more calls
 // or <|tool_response>, the stop that hands the calls to the caller). Once <|tool_call> is sampled, a
 // GemmaCallMatcher takes over until <tool_call|>: only a declared tool, with arguments valid for
-// its parameter schema, can be written. With a token budget, a call that has begun is steered to
-// close before the budget ends (as constrained JSON answers are).
+// its parameter schema, can be written. With a token budget, a call is started only if it can
+// still close in time, and one that has begun is steered to close before the budget ends (as
+// constrained JSON answers are).
 //
 // The loop calls it around sampling (per sequence; not thread-safe):
 //   const std::vector<uint64_t>* m = calls.BeforeSample(tokens_left);  // null: no constraint now
@@ -60,6 +61,7 @@ class ToolCallConstraint {
  private:
   void Only(int32_t a, int32_t b = -1);
   void RestrictToCompletion(int tokens_left);
+  bool CallFits(int tokens_left);
 
   ToolCallOptions options_;
   std::shared_ptr<const grammar::TokenVocabulary> vocab_;
@@ -68,7 +70,8 @@ class ToolCallConstraint {
   std::vector<uint64_t> mask_;
   int32_t call_open_ = -1, channel_open_ = -1, channel_close_ = -1, tool_response_ = -1;
   bool in_call_ = false, in_thought_ = false, any_token_ = false, forced_ = false;
-  int calls_ = 0, refusals_ = 0;
+  int calls_ = 0, refusals_ = 0, shortest_call_ = -1;
+  bool masked_ = false;  // BeforeSample gave a mask for this step
 };
 
 }  // namespace g4
