@@ -104,8 +104,8 @@ TEST(MemoryEstimate, GrowsWithContextAndRefusesWhatDoesNotFit) {
   const MemoryEstimate large = EstimateMemory(*model, 4096, 1);
   EXPECT_EQ(small.weights + small.kv_cache + small.buffers + small.runtime, small.total);
   // Only the full-attention layers that own a cache grow: tiny-e2b has one (layer 4: 1 KV head of
-  // 64), so K and V add 2 x 64 floats per token, plus the int32 position and the growth copy.
-  EXPECT_EQ(large.kv_cache - small.kv_cache, (4096 - 256) * (2 * 64 * 4 + 4 + 64 * 4));
+  // 64), so K and V add 2 x 64 f16 values per token, plus the int32 position and the growth copy.
+  EXPECT_EQ(large.kv_cache - small.kv_cache, (4096 - 256) * (2 * 64 * 2 + 4 + 64 * 2));
   // A session never holds more than the model's context (4096 here).
   EXPECT_EQ(EstimateMemory(*model, 100000, 1).total, large.total);
   EXPECT_EQ(EstimateMemory(*model, 100000, 1).context, 4096);

@@ -25,6 +25,10 @@ void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
   sub->add_option("--json-schema", f->json_schema_file, "constrain the answer to this JSON Schema (file)");
   sub->add_flag("--json", f->json, "constrain the answer to a JSON object");
   sub->add_option("--tools", f->tools_file, "tools the model may call: a JSON file with an OpenAI tools array");
+  sub->add_option("--tool-choice", f->tool_choice,
+                  "auto (default), none, required, or a tool name (the answer is a call to it)");
+  sub->add_flag("--no-constrain-tools", f->no_constrain_tools,
+                "generate tool calls freely instead of constraining them to the tools' parameter schemas");
   sub->add_option("--reasoning", f->reasoning, "how to show reasoning: dim, stderr, hide (default: dim on a terminal, else stderr)")
       ->check(CLI::IsMember({"auto", "dim", "stderr", "hide"}));
   sub->add_option("--stop", f->stop, "stop when this text is generated (repeatable)");
@@ -94,6 +98,12 @@ bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatReq
   if (f.seed >= 0) s.seed = static_cast<uint64_t>(f.seed);
   if (f.json) request->json_schema = {{"type", "object"}};
   if (!f.tools_file.empty() && !ReadJsonFile(f.tools_file, command, &request->tools)) return false;
+  request->constrain_tool_calls = !f.no_constrain_tools;
+  if (f.tool_choice == "auto" || f.tool_choice == "none" || f.tool_choice == "required") {
+    request->tool_choice = f.tool_choice;
+  } else if (!f.tool_choice.empty()) {
+    request->tool_choice = {{"type", "function"}, {"function", {{"name", f.tool_choice}}}};
+  }
   if (!f.json_schema_file.empty() && !ReadJsonFile(f.json_schema_file, command, &request->json_schema)) return false;
   return true;
 }

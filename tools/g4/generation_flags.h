@@ -25,6 +25,8 @@ struct GenerationFlags {
   bool think = false;
   std::string json_schema_file;
   std::string tools_file;
+  std::string tool_choice;  // auto | none | required | a tool name
+  bool no_constrain_tools = false;
   bool json = false;
   std::string reasoning = "auto";  // dim | stderr | hide | auto
   std::vector<std::string> stop;
