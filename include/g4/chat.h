@@ -38,6 +38,9 @@ struct ChatRequest {
   // calls are generated freely and checked only by the parser (undeclared names are errors).
   bool constrain_tool_calls = true;
   bool thinking = false;
+  // Called after each piece of the prompt is evaluated: prompt tokens evaluated so far and in
+  // all (not counting those reused from the cache). May be empty.
+  std::function<void(int64_t done, int64_t total)> on_prefill_progress;
   // Output constraint: null for free text, {"type":"object"} for OpenAI's json_object, or any
   // JSON Schema (OpenAI json_schema.schema).
   nlohmann::json json_schema;

@@ -142,6 +142,7 @@ PreparedChat PrepareChat(const Model& model, const ChatRequest& request) {
     options.allow_thoughts = request.thinking;
   }
   options.tool_calls = MakeToolCallOptions(request);
+  options.prefill_progress = request.on_prefill_progress;
   return prepared;
 }
 

@@ -53,6 +53,9 @@ GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const Gen
     Eval(prompt.data() + i, end - i, end == static_cast<int64_t>(prompt.size()) ? &logits : nullptr);
     if (stop != stops.end() && end == *stop) sequence_.Checkpoint();
     i = end;
+    if (options.prefill_progress) {
+      options.prefill_progress(i - reuse.kept, static_cast<int64_t>(prompt.size()) - reuse.kept);
+    }
   }
   const double prefill_seconds = SecondsSince(prefill_start);
 

@@ -48,6 +48,9 @@ struct GenerateOptions {
   // Stream the generated text as it is (special tokens included) as content events, without
   // splitting out reasoning and tool calls (/v1/completions).
   bool raw_text = false;
+  // Generator only: called after each prefill chunk with the prompt tokens evaluated so far
+  // and in all (reused ones not counted).
+  std::function<void(int64_t done, int64_t total)> prefill_progress;
 };
 
 struct GenerateResult {

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "model_resolve.h"
@@ -46,7 +48,14 @@ bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr
               std::unique_ptr<ChatSession>* session) {
   std::string path;
   if (!ResolveModelArgument(flags.model, flags.store, command, &path)) return false;
+  const bool tty = ::isatty(STDERR_FILENO);
+  const auto load_start = std::chrono::steady_clock::now();
+  if (tty) std::fprintf(stderr, "loading %s ...", path.c_str());
   Status st = LoadedModel::Load(path, model);
+  if (tty) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    std::fprintf(stderr, " %s in %.1f s\n", st.ok() ? "loaded" : "failed", seconds);
+  }
   if (st.ok() && !CheckMemoryBeforeRun(**model, flags.model, flags.context, flags.threads, flags.no_memory_check, command)) {
     return false;
   }
@@ -105,6 +114,17 @@ bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatReq
     request->tool_choice = {{"type", "function"}, {"function", {{"name", f.tool_choice}}}};
   }
   if (!f.json_schema_file.empty() && !ReadJsonFile(f.json_schema_file, command, &request->json_schema)) return false;
+  // Long prompts: a progress line on a terminal while the prompt is read (tokens and rate).
+  if (::isatty(STDERR_FILENO)) {
+    auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    request->on_prefill_progress = [start](int64_t done, int64_t total) {
+      if (total < 1024) return;  // short prompts take no time worth showing
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+      std::fprintf(stderr, "\rreading the prompt: %lld / %lld tokens, %.0f tok/s ", static_cast<long long>(done),
+                   static_cast<long long>(total), seconds > 0 ? done / seconds : 0.0);
+      if (done == total) std::fprintf(stderr, "\r\033[K");
+    };
+  }
   return true;
 }
 
