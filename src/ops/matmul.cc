@@ -18,7 +18,7 @@ namespace {
 // Up to this many tokens a matmul runs the decode loops, which stream the stored rows once for
 // all tokens; above it, the prefill loops, which tile rows and tokens. Both give the same
 // results (kernels.h), so this is a speed choice only.
-constexpr int64_t kGemvMaxTokens = 3;
+constexpr int64_t kGemvMaxTokens = 8;
 // Prefill work units of Q4_0 / Q8_0 rows: a multiple of the AVX2 kernel's 8-row panels.
 constexpr int64_t kQuantPanelRows = 8;
 // Prefill tiles of rows converted to float: kTileRows rows by kFloatChunk columns (72 KiB,
