@@ -5,6 +5,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+  libpng-dev  # image decoding
   chromium  # the web chat page's browser test (driven by playwright-core from npm)
 )
 # The tokenizer tests build their Gemma 4 vocabulary with Node.js (scripts/fetch_gemma4_vocab.sh);

@@ -18,5 +18,6 @@ Runner AddBenchCommand(CLI::App& app);
 Runner AddRunCommand(CLI::App& app);
 Runner AddChatCommand(CLI::App& app);
 Runner AddServeCommand(CLI::App& app);
+Runner AddMmEmbedCommand(CLI::App& app);
 
 }  // namespace g4::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add(g4::cli::AddRunCommand);
   add(g4::cli::AddChatCommand);
   add(g4::cli::AddServeCommand);
+  add(g4::cli::AddMmEmbedCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
