@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -20,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grammar/gemma_call_grammar.h"
+#include "grammar/gemma_call_matcher.h"
 #include "grammar/grammar_matcher.h"
 #include "grammar/json_schema.h"
 #include "grammar/token_vocabulary.h"
@@ -120,15 +123,11 @@ const json& PersonSchema() {
   return s;
 }
 
-void RunMask(benchmark::State& state, const std::shared_ptr<const JsonSchemaGrammar>& grammar,
-             const std::string& prefix) {
-  GrammarMatcher m(grammar, Vocab());
-  if (!m.AcceptBytes(prefix)) {
-    state.SkipWithError("prefix rejected");
-    return;
-  }
+// Times m.FillMask (after one call that warms the vocabulary caches); reports the allowed count.
+template <typename Matcher>
+void TimeFillMask(benchmark::State& state, const Matcher& m) {
   std::vector<uint64_t> mask;
-  m.FillMask(mask);  // warm the vocabulary caches
+  m.FillMask(mask);
   for (auto _ : state) {
     m.FillMask(mask);
     benchmark::DoNotOptimize(mask.data());
@@ -136,6 +135,13 @@ void RunMask(benchmark::State& state, const std::shared_ptr<const JsonSchemaGram
   size_t allowed = 0;
   for (uint64_t w : mask) allowed += static_cast<size_t>(__builtin_popcountll(w));
   state.counters["allowed"] = static_cast<double>(allowed);
+}
+
+void RunMask(benchmark::State& state, const std::shared_ptr<const JsonSchemaGrammar>& grammar,
+             const std::string& prefix) {
+  GrammarMatcher m(grammar, Vocab());
+  if (!m.AcceptBytes(prefix)) return state.SkipWithError("prefix rejected");
+  TimeFillMask(state, m);
 }
 
 void BM_VocabularyBuild(benchmark::State& state) {
@@ -207,23 +213,18 @@ void BM_Mask_KeyDeclaredOrAdditional(benchmark::State& state) {
 }
 BENCHMARK(BM_Mask_KeyDeclaredOrAdditional)->Unit(benchmark::kMicrosecond);
 
-void BM_MaskAndAccept_Document(benchmark::State& state) {
-  // A whole document generated token by token with greedy tokenization of a fixed text: the
-  // average of FillMask + AcceptToken per token over all the states it passes through.
-  const std::string doc = R"({"name": "Ada Lovelace, mathematician", "age": 36, "bio": "Wrote the first algorithm intended for a machine.", "tags": ["a", "c"]})";
-  auto grammar = JsonSchemaGrammar::Compile(PersonSchema());
-  const auto& vocab = Vocab();
-  // Greedy longest-match tokenization over the vocabulary trie.
+// Greedy longest-match tokenization over the vocabulary trie (empty if some byte has no token).
+std::vector<int32_t> GreedyTokens(const std::string& text) {
   std::vector<int32_t> tokens;
-  const auto& trie = vocab->trie();
-  for (size_t pos = 0; pos < doc.size();) {
+  const auto& trie = Vocab()->trie();
+  for (size_t pos = 0; pos < text.size();) {
     int32_t best = -1;
     size_t best_len = 0;
     uint32_t node = 0;
-    for (size_t len = 1; pos + len <= doc.size(); ++len) {
+    for (size_t len = 1; pos + len <= text.size(); ++len) {
       uint32_t child = 0;
       for (uint32_t c = node + 1; c < trie.end(node); c = trie.end(c))
-        if (trie.byte(c) == static_cast<uint8_t>(doc[pos + len - 1])) child = c;
+        if (trie.byte(c) == static_cast<uint8_t>(text[pos + len - 1])) child = c;
       if (child == 0) break;
       node = child;
       if (trie.entry_end(node) > trie.entry_begin(node)) {
@@ -231,22 +232,22 @@ void BM_MaskAndAccept_Document(benchmark::State& state) {
         best_len = len;
       }
     }
-    if (best < 0) {
-      state.SkipWithError("cannot tokenize");
-      return;
-    }
+    if (best < 0) return {};
     tokens.push_back(best);
     pos += best_len;
   }
+  return tokens;
+}
+
+// The per-token average of FillMask + AcceptToken over a token sequence.
+template <typename Matcher>
+void TimeMaskAndAccept(benchmark::State& state, const std::function<Matcher()>& make, const std::vector<int32_t>& tokens) {
   std::vector<uint64_t> mask;
   for (auto _ : state) {
-    GrammarMatcher m(grammar, vocab);
+    Matcher m = make();
     for (int32_t t : tokens) {
       m.FillMask(mask);
-      if (!((mask[t >> 6] >> (t & 63)) & 1) || !m.AcceptToken(t)) {
-        state.SkipWithError("token refused");
-        return;
-      }
+      if (!((mask[t >> 6] >> (t & 63)) & 1) || !m.AcceptToken(t)) return state.SkipWithError("token refused");
     }
   }
   state.counters["tokens"] = static_cast<double>(tokens.size());
@@ -254,7 +255,105 @@ void BM_MaskAndAccept_Document(benchmark::State& state) {
                                                       benchmark::Counter::kIsIterationInvariantRate |
                                                           benchmark::Counter::kInvert);
 }
+
+void BM_MaskAndAccept_Document(benchmark::State& state) {
+  // A whole document generated token by token with greedy tokenization of a fixed text: the
+  // average of FillMask + AcceptToken per token over all the states it passes through.
+  const std::string doc = R"({"name": "Ada Lovelace, mathematician", "age": 36, "bio": "Wrote the first algorithm intended for a machine.", "tags": ["a", "c"]})";
+  auto grammar = JsonSchemaGrammar::Compile(PersonSchema());
+  const auto& vocab = Vocab();
+  const std::vector<int32_t> tokens = GreedyTokens(doc);
+  if (tokens.empty()) return state.SkipWithError("cannot tokenize");
+  TimeMaskAndAccept<GrammarMatcher>(state, [&] { return GrammarMatcher(grammar, vocab); }, tokens);
+}
 BENCHMARK(BM_MaskAndAccept_Document)->Unit(benchmark::kMillisecond);
+
+// ---- Gemma tool calls (grammar/gemma_call_matcher.h) ----------------------------------------
+// The mask per token inside <|tool_call>...<tool_call|>, in typical states. Needs the real
+// vocabulary (the <|"|> and <tool_call|> tokens); skipped with the synthetic one.
+
+const std::shared_ptr<const g4::grammar::GemmaCallGrammar>& CallGrammar() {
+  static const auto g = g4::grammar::GemmaCallGrammar::Compile(json::parse(R"([
+    {"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{
+      "city":{"type":"string","maxLength":60},"unit":{"enum":["celsius","fahrenheit"]},
+      "days":{"type":"integer","minimum":1,"maximum":14}},"required":["city"],"additionalProperties":false}}},
+    {"type":"function","function":{"name":"get_time"}},
+    {"type":"function","function":{"name":"search","parameters":{"type":"object","properties":{
+      "query":{"type":"string"},"filters":{"type":"object","properties":{
+        "tags":{"type":"array","items":{"type":"string"}},"exact":{"type":"boolean"}}}},
+      "required":["query"]}}}])"));
+  return g;
+}
+
+int32_t PieceId(const std::string& piece) {
+  for (int32_t id = 0; id < Vocab()->size(); ++id)
+    if (Vocab()->is_special(id) && Vocab()->bytes(id) == piece) return id;
+  return -1;
+}
+
+// prefix in units: ' is <|"|>.
+void RunCallMask(benchmark::State& state, std::string prefix) {
+  const g4::grammar::GemmaCallTokenIds ids{PieceId("<|\"|>"), PieceId("<tool_call|>")};
+  if (ids.quote < 0 || ids.call_end < 0)
+    return state.SkipWithError("the vocabulary has no <|\"|> / <tool_call|> tokens (synthetic vocabulary)");
+  for (char& c : prefix)
+    if (c == '\'') c = static_cast<char>(g4::grammar::kUnitQuote);
+  g4::grammar::GemmaCallMatcher m(CallGrammar(), Vocab(), ids);
+  if (!prefix.empty() && !m.AcceptUnits(prefix)) return state.SkipWithError("prefix rejected");
+  TimeFillMask(state, m);
+}
+
+void BM_CallMask_Start(benchmark::State& state) { RunCallMask(state, ""); }
+BENCHMARK(BM_CallMask_Start)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_Name(benchmark::State& state) { RunCallMask(state, "call:get_"); }
+BENCHMARK(BM_CallMask_Name)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_KeyStart(benchmark::State& state) { RunCallMask(state, "call:get_weather{"); }
+BENCHMARK(BM_CallMask_KeyStart)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_InsideString(benchmark::State& state) { RunCallMask(state, "call:get_weather{city:'San Fr"); }
+BENCHMARK(BM_CallMask_InsideString)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_InsideStringMaxLength(benchmark::State& state) {
+  RunCallMask(state, "call:get_weather{city:'" + std::string(55, 'a'));
+}
+BENCHMARK(BM_CallMask_InsideStringMaxLength)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_InsideNumber(benchmark::State& state) { RunCallMask(state, "call:get_weather{city:'Paris',days:1"); }
+BENCHMARK(BM_CallMask_InsideNumber)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_EnumValue(benchmark::State& state) { RunCallMask(state, "call:get_weather{city:'Paris',unit:'cel"); }
+BENCHMARK(BM_CallMask_EnumValue)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_NestedArray(benchmark::State& state) { RunCallMask(state, "call:search{query:'x',filters:{tags:['a',"); }
+BENCHMARK(BM_CallMask_NestedArray)->Unit(benchmark::kMicrosecond);
+void BM_CallMask_AfterArguments(benchmark::State& state) { RunCallMask(state, "call:get_weather{city:'Paris'}"); }
+BENCHMARK(BM_CallMask_AfterArguments)->Unit(benchmark::kMicrosecond);
+void BM_CallMaskAndAccept_Call(benchmark::State& state) {
+  // A whole call token by token (greedy tokenization between the <|"|> tokens): the average of
+  // FillMask + AcceptToken per token.
+  const g4::grammar::GemmaCallTokenIds ids{PieceId("<|\"|>"), PieceId("<tool_call|>")};
+  if (ids.quote < 0 || ids.call_end < 0) return state.SkipWithError("synthetic vocabulary");
+  std::vector<int32_t> tokens;
+  const std::vector<std::string> parts = {"call:get_weather{city:", "San Francisco, California", ",unit:", "celsius",
+                                          ",days:3}"};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i == 2 || i == 4) tokens.push_back(ids.quote);  // closes a string
+    const std::vector<int32_t> t = GreedyTokens(parts[i]);
+    if (t.empty()) return state.SkipWithError("cannot tokenize");
+    tokens.insert(tokens.end(), t.begin(), t.end());
+    if (i == 0 || i == 2) tokens.push_back(ids.quote);  // opens one
+  }
+  tokens.push_back(ids.call_end);
+  using g4::grammar::GemmaCallMatcher;
+  TimeMaskAndAccept<GemmaCallMatcher>(state, [&] { return GemmaCallMatcher(CallGrammar(), Vocab(), ids); }, tokens);
+}
+BENCHMARK(BM_CallMaskAndAccept_Call)->Unit(benchmark::kMillisecond);
+
+void BM_CallStringCacheBuild(benchmark::State& state) {
+  Pieces p = LoadPieces();
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto v = TokenVocabulary::FromPieces(p.pieces, p.types, {1});
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(&v->StringCache(g4::grammar::StringMode::kGemma, g4::grammar::kStrNormal));
+  }
+}
+BENCHMARK(BM_CallStringCacheBuild)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 

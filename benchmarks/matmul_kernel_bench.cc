@@ -1,6 +1,7 @@
 // Micro-benchmarks of the matmul kernels (src/ops/kernels.h) on every SIMD level this CPU has:
 // decode GEMV per weight type (bytes/s of weights streamed, from a matrix larger than the
-// caches, one thread) and the prefill float GEMM (multiply-adds/s, L2-resident tile).
+// caches, one thread), the int16 prefill loop and the prefill float GEMM (multiply-adds/s,
+// L2-resident).
 //   ./build/benchmarks/matmul_kernel_bench --benchmark_filter=Gemv
 #include <benchmark/benchmark.h>
 
@@ -49,16 +50,17 @@ void BM_Gemv(benchmark::State& state) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (float& v : x) v = dist(rng);
   std::vector<int16_t> q(k);
-  std::vector<float> d(k / 32), s(k / 32);
+  std::vector<float> d(PaddedBlocks(k));
+  std::vector<int32_t> s(PaddedBlocks(k));
   kt.quantize_acts(x.data(), k, q.data(), d.data(), s.data());
-  const QActs acts{q.data(), d.data(), s.data(), 1, k};
+  const QActs acts{q.data(), nullptr, d.data(), s.data(), 1, k};
   for (auto _ : state) {
     switch (type) {
       case DType::kQ4_0:
-        kt.gemv_q4_0(w.data(), row_bytes, 0, rows, acts, y.data(), rows);
+        kt.matmul_q4_0(w.data(), row_bytes, 0, rows, acts, y.data(), rows);
         break;
       case DType::kQ8_0:
-        kt.gemv_q8_0(w.data(), row_bytes, 0, rows, acts, y.data(), rows);
+        kt.matmul_q8_0(w.data(), row_bytes, 0, rows, acts, y.data(), rows);
         break;
       case DType::kBF16:
         kt.gemv_bf16(w.data(), row_bytes, 0, rows, x.data(), 1, k, k, y.data(), rows);
@@ -108,6 +110,41 @@ void BM_GemmTile(benchmark::State& state) {
   state.SetLabel(SimdLevelName(level));
 }
 
+// args: level, type, tokens, k. The prefill loop of the int16 scheme on an L2-resident matrix
+// (64 rows), one thread: multiply-adds/s.
+void BM_GemmQuant(benchmark::State& state) {
+  const auto level = static_cast<SimdLevel>(state.range(0));
+  const auto type = static_cast<DType>(state.range(1));
+  const int64_t n = state.range(2), k = state.range(3), rows = 64;
+  if (!SimdLevelSupported(level)) {
+    state.SkipWithError("level not supported by this CPU");
+    return;
+  }
+  const KernelTable& kt = KernelsFor(level);
+  const std::vector<uint8_t> w = RandomMatrix(type, rows, k);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> x(n * k), y(n * rows);
+  for (float& v : x) v = dist(rng);
+  const int64_t nbp = PaddedBlocks(k);
+  std::vector<int16_t> q(n * k), grouped(n * nbp * 32);
+  std::vector<float> d(n * nbp);
+  std::vector<int32_t> s(n * nbp);
+  for (int64_t t = 0; t < n; ++t) {
+    kt.quantize_acts(x.data() + t * k, k, q.data() + t * k, d.data() + t * nbp, s.data() + t * nbp);
+    GroupActs(q.data() + t * k, k, grouped.data() + t * nbp * 32);
+  }
+  const QActs acts{q.data(), grouped.data(), d.data(), s.data(), n, k};
+  const MatQuantFn fn = type == DType::kQ4_0 ? kt.matmul_q4_0 : kt.matmul_q8_0;
+  for (auto _ : state) {
+    fn(w.data(), RowBytes(type, k), 0, rows, acts, y.data(), rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["MAC/s"] =
+      benchmark::Counter(static_cast<double>(rows * k * n), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)));
+}
+
 void GemvArgs(benchmark::internal::Benchmark* b) {
   for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2}) {
     for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kBF16, DType::kF32}) {
@@ -119,6 +156,12 @@ void GemvArgs(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Gemv)->Apply(GemvArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_GemmQuant)
+    ->ArgsProduct({{static_cast<int64_t>(SimdLevel::kAvx2)},
+                   {static_cast<int64_t>(DType::kQ4_0), static_cast<int64_t>(DType::kQ8_0)},
+                   {4, 64, 512},
+                   {1536, 6144}})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GemmTile)
     ->ArgsProduct({{static_cast<int64_t>(SimdLevel::kScalar), static_cast<int64_t>(SimdLevel::kAvx2)}, {4, 64, 512}, {0, 4}})
     ->Unit(benchmark::kMicrosecond);

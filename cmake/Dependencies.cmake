@@ -2,6 +2,9 @@
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
+# The model store downloads with libcurl (libcurl4-openssl-dev) and checks sha256 with OpenSSL.
+find_package(CURL REQUIRED)
+find_package(OpenSSL REQUIRED)
 if(G4_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,11 +23,20 @@ struct SamplingOptions {
   std::optional<float> temperature, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty;
   std::optional<int32_t> top_k;
   std::optional<uint64_t> seed;  // unset: random
+  std::map<int32_t, float> logit_bias;  // OpenAI's logit_bias: token id -> added to its logit
 };
 
 struct ChatRequest {
   nlohmann::json messages = nlohmann::json::array();  // OpenAI chat messages
   nlohmann::json tools;                                // null or an OpenAI tools array
+  // OpenAI tool_choice: null or "auto" (the model decides), "none" (no call), "required" (the
+  // answer is one or more calls, after the thoughts when thinking), or
+  // {"type":"function","function":{"name":NAME}} (calls to that tool).
+  nlohmann::json tool_choice;
+  // Calls the model writes are constrained to the declared tools, with arguments valid for each
+  // tool's "parameters" schema (a schema the grammar does not support is then an error). false:
+  // calls are generated freely and checked only by the parser (undeclared names are errors).
+  bool constrain_tool_calls = true;
   bool thinking = false;
   // Output constraint: null for free text, {"type":"object"} for OpenAI's json_object, or any
   // JSON Schema (OpenAI json_schema.schema).
@@ -40,8 +50,8 @@ struct ChatEvent {
   enum class Type { kReasoning, kContent, kToolCallBegin, kToolCallArguments, kToolCallEnd, kError };
   Type type = Type::kContent;
   std::string text;     // delta text; tool name (begin); JSON text (arguments, end); raw text (error)
-  int tool_index = -1;  // which tool call of this answer
-  std::string message;  // kError: why
+  int tool_index = -1;  // which tool call of this answer; kError: the call it voids (-1: none)
+  std::string message;  // kError: why (a malformed call, or "call to undeclared tool 'NAME'")
 };
 
 struct ChatToolCall {

@@ -81,9 +81,9 @@ class LoadedModel {
   ~LoadedModel();
 
   ModelSummary Summary() const;
-  // Bytes of KV cache for `context` tokens (float32 entries; sliding layers keep only their
-  // window, KV-shared layers none).
-  uint64_t KvCacheBytes(int64_t context) const;
+  // Bytes of KV cache for `context` tokens stored as kv_type (f32, f16, bf16, q8_0; sliding
+  // layers keep only their window, KV-shared layers none).
+  uint64_t KvCacheBytes(int64_t context, const std::string& kv_type = "f16") const;
   int vocab_size() const;
   int context_length() const;
   const Model& internal() const { return *model_; }
@@ -96,6 +96,7 @@ class LoadedModel {
 struct SessionConfig {
   int context = 0;    // 0: the model's context length, capped at 32768
   int n_threads = 0;  // 0: one per hardware thread
+  std::string kv_type = "f16";  // KV cache entries: f32, f16, bf16 or q8_0
 };
 
 // A sequence being evaluated: owns its KV cache.

@@ -22,7 +22,8 @@ struct ServerOptions {
   int max_queue = 64;            // requests waiting beyond `parallel`; more get 503
   int batch_tokens = 512;        // most tokens per forward pass
   int checkpoints = 8;           // sliding-window checkpoints per sequence, for prompt reuse
-  int default_max_tokens = -1;   // for requests that set none (-1: until the context is full)
+  int default_max_tokens = -1;
+  std::string kv_type = "f16";   // KV cache entries: f32, f16, bf16 or q8_0   // for requests that set none (-1: until the context is full)
   std::string api_key;           // empty: no authentication
   size_t max_body_bytes = 16u << 20;
   bool log_requests = true;      // one line per request on stderr

@@ -3,6 +3,7 @@
 
 #include "api/chat_prepare.h"
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -47,6 +48,7 @@ Status ChatSession::Create(const LoadedModel& model, const SessionConfig& config
     SessionOptions options;
     options.max_context = config.context;
     options.n_threads = config.n_threads;
+    options.kv_type = ParseKvType(config.kv_type);
     s->impl_->generator = std::make_unique<Generator>(model.internal(), model.internal().tokenizer(), options);
     *out = std::move(s);
   });
@@ -62,23 +64,28 @@ Status ChatSession::Respond(const ChatRequest& request, const std::function<bool
                             ChatResult* result, const std::atomic<bool>* cancel) {
   return Guard([&] {
     const PreparedChat prepared = PrepareChat(*impl_->model, request);
+    // A call to a tool the request never declared (possible when calls are not constrained) is
+    // reported as an error, not passed on as if valid. Streamed, the error event follows the
+    // call's end event and carries its tool_index, which voids the call.
+    auto undeclared = [&](const std::string& name) {
+      return !request.tools.is_null() && prepared.declared_tools.count(name) == 0;
+    };
     EventCallback callback;
+    std::map<int, std::string> call_names;  // tool_index -> name, from the begin events
     if (on_event) {
       callback = [&](const OutputEvent& e) {
         if (e.type == OutputEventType::kEndOfTurn) return true;
-        return on_event(ToPublicEvent(e));
+        if (e.type == OutputEventType::kToolCallBegin) call_names[e.tool_index] = e.text;
+        bool go_on = on_event(ToPublicEvent(e));
+        if (e.type == OutputEventType::kToolCallEnd && undeclared(call_names[e.tool_index])) {
+          const std::string& name = call_names[e.tool_index];
+          go_on = on_event(ChatEvent{ChatEvent::Type::kError, e.text, e.tool_index, UndeclaredToolMessage(name)}) && go_on;
+        }
+        return go_on;
       };
     }
     const GenerateResult r = impl_->generator->Generate(prepared.ids, prepared.options, callback, cancel);
     ChatResult out = ToChatResult(r, prepared, !request.tools.is_null());
-    if (on_event) {
-      for (const std::string& error : out.errors) {
-        if (error.rfind("call to undeclared tool", 0) == 0) {
-          on_event(ChatEvent{ChatEvent::Type::kError, error.substr(error.find(": ") + 2), -1,
-                             error.substr(0, error.find(": "))});
-        }
-      }
-    }
     *result = std::move(out);
   });
 }

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "chat/chat_template.h"
+#include "grammar/gemma_call_grammar.h"
 #include "tokenizer/tokenizer.h"
 
 namespace g4 {
@@ -30,12 +31,52 @@ std::set<std::string> DeclaredToolNames(const nlohmann::json& tools) {
   return names;
 }
 
+// The request's tool_choice and tools -> the generator's tool-call options.
+ToolCallOptions MakeToolCallOptions(const ChatRequest& request) {
+  ToolCallOptions o;
+  const nlohmann::json& choice = request.tool_choice;
+  nlohmann::json tools = request.tools;
+  if (choice.is_null() || choice == "auto") {
+    o.choice = ToolChoice::kAuto;
+  } else if (choice == "none") {
+    o.choice = ToolChoice::kNone;
+  } else if (choice == "required") {
+    o.choice = ToolChoice::kRequired;
+  } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object() &&
+             choice["function"].contains("name") && choice["function"]["name"].is_string()) {
+    const std::string name = choice["function"]["name"].get<std::string>();
+    if (DeclaredToolNames(tools).count(name) == 0) Fail("tool_choice: '", name, "' is not a declared tool");
+    o.choice = ToolChoice::kRequired;
+    nlohmann::json only = nlohmann::json::array();
+    for (const nlohmann::json& t : tools) {
+      const nlohmann::json& f = t.contains("function") ? t["function"] : t;
+      if (f.value("name", "") == name) only.push_back(t);
+    }
+    tools = std::move(only);  // the grammar offers that tool alone
+  } else {
+    Fail("tool_choice: expected \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}, got ",
+         choice.dump());
+  }
+  if (o.choice == ToolChoice::kRequired) {
+    if (!tools.is_array() || tools.empty()) Fail("tool_choice: a call is required but no tools are declared");
+    if (!request.json_schema.is_null()) Fail("tool_choice: a required call cannot be combined with a JSON answer format");
+    if (!request.constrain_tool_calls) Fail("tool_choice: a required call needs constrained tool calls");
+  }
+  if (request.constrain_tool_calls && tools.is_array()) o.grammar = grammar::GemmaCallGrammar::Compile(tools);
+  o.allow_thoughts = request.thinking;
+  return o;
+}
+
 }  // namespace
 
-std::string RenderChatRequest(const Model& model, const ChatRequest& request) {
+RenderedPrompt RenderChatRequestMarked(const Model& model, const ChatRequest& request) {
   if (!request.messages.is_array()) Fail("messages must be an array");
   if (!request.tools.is_null()) ValidateOpenAiTools(request.tools);
-  return RenderChat(ParseOpenAiMessages(request.messages), request.tools, MakeRenderOptions(model, request));
+  return RenderChatMarked(ParseOpenAiMessages(request.messages), request.tools, MakeRenderOptions(model, request));
+}
+
+std::string RenderChatRequest(const Model& model, const ChatRequest& request) {
+  return RenderChatRequestMarked(model, request).text;
 }
 
 SamplingParams MakeSampling(const Model& model, const SamplingOptions& o) {
@@ -50,6 +91,7 @@ SamplingParams MakeSampling(const Model& model, const SamplingOptions& o) {
   if (o.presence_penalty) p.presence_penalty = *o.presence_penalty;
   if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
   p.seed = o.seed ? *o.seed : std::random_device{}();
+  p.logit_bias.assign(o.logit_bias.begin(), o.logit_bias.end());
   return p;
 }
 
@@ -85,8 +127,10 @@ ChatEvent ToPublicEvent(const OutputEvent& e) {
 
 PreparedChat PrepareChat(const Model& model, const ChatRequest& request) {
   PreparedChat prepared;
-  prepared.prompt = RenderChatRequest(model, request);
-  prepared.ids = model.tokenizer().Encode(prepared.prompt, /*parse_special=*/true);
+  const RenderedPrompt rendered = RenderChatRequestMarked(model, request);
+  prepared.prompt = rendered.text;
+  // Request text is encoded as plain text: it cannot inject control tokens.
+  prepared.ids = model.tokenizer().EncodeMarked(rendered.text, rendered.user);
   prepared.declared_tools = DeclaredToolNames(request.tools);
   GenerateOptions& options = prepared.options;
   options.sampling = MakeSampling(model, request.sampling);
@@ -97,8 +141,11 @@ PreparedChat PrepareChat(const Model& model, const ChatRequest& request) {
     options.grammar = grammar::JsonSchemaGrammar::Compile(request.json_schema);
     options.allow_thoughts = request.thinking;
   }
+  options.tool_calls = MakeToolCallOptions(request);
   return prepared;
 }
+
+std::string UndeclaredToolMessage(const std::string& name) { return Concat("call to undeclared tool '", name, "'"); }
 
 ChatResult ToChatResult(const GenerateResult& r, const PreparedChat& prepared, bool has_tools) {
   ChatResult out;
@@ -107,7 +154,7 @@ ChatResult ToChatResult(const GenerateResult& r, const PreparedChat& prepared, b
   for (const ParsedToolCall& call : r.parsed.tool_calls) {
     if (has_tools && prepared.declared_tools.count(call.name) == 0) {
       // A call to a tool the request never declared is reported, not passed on as if valid.
-      out.errors.push_back(Concat("call to undeclared tool '", call.name, "': ", call.arguments.dump()));
+      out.errors.push_back(UndeclaredToolMessage(call.name) + ": " + call.arguments.dump());
       continue;
     }
     out.tool_calls.push_back({call.name, call.arguments.dump()});

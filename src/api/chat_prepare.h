@@ -26,6 +26,7 @@ std::string RenderChatRequest(const Model& model, const ChatRequest& request);
 SamplingParams MakeSampling(const Model& model, const SamplingOptions& options);
 
 ChatEvent ToPublicEvent(const OutputEvent& e);
+std::string UndeclaredToolMessage(const std::string& name);
 
 // The parsed answer in public form; a call to a tool the request did not declare becomes an
 // error instead of a tool call.

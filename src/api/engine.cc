@@ -80,8 +80,8 @@ ModelSummary LoadedModel::Summary() const {
   return s;
 }
 
-uint64_t LoadedModel::KvCacheBytes(int64_t context) const {
-  return KvCache::BytesAtContext(model_->config(), context, sizeof(float));
+uint64_t LoadedModel::KvCacheBytes(int64_t context, const std::string& kv_type) const {
+  return KvCache::BytesAtContext(model_->config(), context, ParseKvType(kv_type));
 }
 
 int LoadedModel::vocab_size() const { return model_->config().vocab_size; }
@@ -96,6 +96,7 @@ Status Session::Create(const LoadedModel& model, const SessionConfig& config, st
     SessionOptions options;
     options.max_context = config.context;
     options.n_threads = config.n_threads;
+    options.kv_type = ParseKvType(config.kv_type);
     s->impl_ = std::make_unique<Gemma4Session>(model.internal(), options);
     *out = std::move(s);
   });

@@ -21,6 +21,18 @@ using nlohmann::json;
 
 constexpr std::string_view kQuote = "<|\"|>";  // Gemma's string delimiter token
 
+// The prompt being rendered: template markup appended as to any string, request-supplied text
+// through User(), which records where it went (input marking, see RenderedPrompt).
+struct PromptText : std::string {
+  std::vector<TextSpan> user;
+  void User(std::string_view text) {
+    if (text.empty()) return;
+    if (!user.empty() && user.back().end == size()) user.back().end += text.size();
+    else user.push_back({size(), size() + text.size()});
+    append(text);
+  }
+};
+
 // ---- Python / Jinja value semantics ------------------------------------------------------------
 
 // Decodes the UTF-8 code point at s[i] (lenient: a bad byte counts as one code point).
@@ -217,11 +229,13 @@ const json& RequireArray(const json& v, const std::string& where) {
 // ---- Template macros ---------------------------------------------------------------------------
 
 // Macro format_argument: Gemma's value syntax.
-void FormatArgument(const json& v, bool escape_keys, std::string& out) {
+void FormatArgument(const json& v, bool escape_keys, PromptText& out) {
   switch (v.type()) {
     case json::value_t::null: out += "null"; return;
     case json::value_t::string:
-      out.append(kQuote).append(v.get_ref<const std::string&>()).append(kQuote);
+      out += kQuote;
+      out.User(v.get_ref<const std::string&>());
+      out += kQuote;
       return;
     case json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return;
     case json::value_t::object: {
@@ -230,8 +244,9 @@ void FormatArgument(const json& v, bool escape_keys, std::string& out) {
       for (const auto& [key, value] : DictSort(v)) {
         if (!first) out += ',';
         first = false;
-        if (escape_keys) out.append(kQuote).append(key).append(kQuote);
-        else out += key;
+        if (escape_keys) out += kQuote;
+        out.User(key);
+        if (escape_keys) out += kQuote;
         out += ':';
         FormatArgument(*value, escape_keys, out);
       }
@@ -250,12 +265,14 @@ void FormatArgument(const json& v, bool escape_keys, std::string& out) {
   }
 }
 
-void FormatRequired(const json& list, const std::string& where, std::string& out) {
+void FormatRequired(const json& list, const std::string& where, PromptText& out) {
   out += "required:[";
   const json& arr = RequireArray(list, where);
   for (size_t i = 0; i < arr.size(); ++i) {
     if (i) out += ',';
-    out.append(kQuote).append(PyStr(arr[i])).append(kQuote);
+    out += kQuote;
+    out.User(PyStr(arr[i]));
+    out += kQuote;
   }
   out += ']';
 }
@@ -264,7 +281,7 @@ void FormatRequired(const json& list, const std::string& where, std::string& out
 // is a property schema itself whose non-standard keys are rendered as if they were properties
 // (what the template does for an OBJECT without "properties").
 void FormatParameters(const json& properties, bool filter_keys, const std::string& where,
-                      std::string& out) {
+                      PromptText& out) {
   static const std::string_view kStandardKeys[] = {"description", "type", "properties", "required",
                                                     "nullable"};
   bool found_first = false;
@@ -276,14 +293,17 @@ void FormatParameters(const json& properties, bool filter_keys, const std::strin
     const std::string path = where + "." + key;
     if (found_first) out += ',';
     found_first = true;
-    out += key + ":{";
+    out.User(key);
+    out += ":{";
     bool add_comma = false;
     auto comma = [&] {
       if (add_comma) out += ',';
       add_comma = true;
     };
     if (const json* d = Get(value, "description"); Truthy(d)) {
-      out.append("description:").append(kQuote).append(PyStr(*d)).append(kQuote);
+      out.append("description:").append(kQuote);
+      out.User(PyStr(*d));
+      out += kQuote;
       add_comma = true;
     }
     const std::string type = Upper(Get(value, "type"));
@@ -321,7 +341,8 @@ void FormatParameters(const json& properties, bool filter_keys, const std::strin
               FormatArgument(upper, true, out);
             }
           } else {
-            out += item_key + ":";
+            out.User(item_key);
+            out += ":";
             FormatArgument(*item_value, true, out);
           }
         }
@@ -351,7 +372,9 @@ void FormatParameters(const json& properties, bool filter_keys, const std::strin
       }
     }
     comma();
-    out.append("type:").append(kQuote).append(type).append(kQuote).append("}");
+    out.append("type:").append(kQuote);
+    out.User(type);
+    out.append(kQuote).append("}");
   }
 }
 
@@ -370,15 +393,17 @@ const json& ToolFunction(const json& tool, const std::string& where) {
 }
 
 // Macro format_function_declaration.
-void FormatDeclaration(const json& tool, const std::string& where, std::string& out) {
+void FormatDeclaration(const json& tool, const std::string& where, PromptText& out) {
   const json& fn = ToolFunction(tool, where);
   const std::string fwhere = where + (Get(tool, "function") ? ".function" : "");
   const json* name = Get(fn, "name");
   if (!name || !name->is_string() || name->get_ref<const std::string&>().empty())
     Fail(fwhere, ".name: expected a non-empty string");
-  out.append("declaration:").append(name->get<std::string>());
+  out.append("declaration:");
+  out.User(name->get<std::string>());
   out.append("{description:").append(kQuote);
-  out.append(Print(Get(fn, "description"))).append(kQuote);
+  out.User(Print(Get(fn, "description")));
+  out += kQuote;
   const json* params = Get(fn, "parameters");
   if (Truthy(params)) {
     if (!params->is_object())
@@ -396,13 +421,19 @@ void FormatDeclaration(const json& tool, const std::string& where, std::string& 
       out += ',';
     }
     // Faithful to the template: without a "type" the parameters block is left unclosed.
-    if (const json* type = Get(*params, "type"); Truthy(type))
-      out.append("type:").append(kQuote).append(Upper(type)).append(kQuote).append("}");
+    if (const json* type = Get(*params, "type"); Truthy(type)) {
+      out.append("type:").append(kQuote);
+      out.User(Upper(type));
+      out.append(kQuote).append("}");
+    }
   }
   if (const json* response = Get(fn, "response")) {
     out += ",response:{";
-    if (const json* d = Get(*response, "description"); Truthy(d))
-      out.append("description:").append(kQuote).append(PyStr(*d)).append(kQuote).append(",");
+    if (const json* d = Get(*response, "description"); Truthy(d)) {
+      out.append("description:").append(kQuote);
+      out.User(PyStr(*d));
+      out.append(kQuote).append(",");
+    }
     if (Upper(Get(*response, "type")) == "OBJECT")
       out.append("type:").append(kQuote).append("OBJECT").append(kQuote).append("}");
   }
@@ -425,14 +456,17 @@ std::string StripThinking(std::string_view text) {
 }
 
 // Macro format_tool_response_block.
-void ToolResponseBlock(const std::string& name, const json& response, std::string& out) {
-  out += "<|tool_response>response:" + name + "{";
+void ToolResponseBlock(const std::string& name, const json& response, PromptText& out) {
+  out += "<|tool_response>response:";
+  out.User(name);
+  out += "{";
   if (response.is_object()) {
     bool first = true;
     for (const auto& [key, value] : DictSort(response)) {
       if (!first) out += ',';
       first = false;
-      out += key + ":";
+      out.User(key);
+      out += ":";
       FormatArgument(*value, false, out);
     }
   } else {
@@ -453,7 +487,7 @@ const char* Placeholder(ContentPartType type) {
 
 // A tool message's result, folded into the assistant turn it answers.
 void RenderToolMessage(const ChatMessage& tool, const std::string& name,
-                       const RenderOptions& options, std::string& out) {
+                       const RenderOptions& options, PromptText& out) {
   if (const auto* s = std::get_if<std::string>(&tool.content)) {
     if (options.parse_tool_results_as_json) {
       json parsed = json::parse(*s, nullptr, /*allow_exceptions=*/false);
@@ -472,19 +506,16 @@ void RenderToolMessage(const ChatMessage& tool, const std::string& name,
   ToolResponseBlock(name, json(nullptr), out);
 }
 
-// The rendered content of a loop message ("captured_content").
-std::string RenderContent(const ChatMessage& m) {
+// Appends the rendered content of a loop message ("captured_content").
+void RenderContent(const ChatMessage& m, PromptText& out) {
   const bool model = m.role == ChatRole::kAssistant;
-  if (const auto* s = std::get_if<std::string>(&m.content))
-    return model ? StripThinking(*s) : PyStrip(*s);
-  std::string out;
+  if (const auto* s = std::get_if<std::string>(&m.content)) return out.User(model ? StripThinking(*s) : PyStrip(*s));
   if (const auto* parts = std::get_if<std::vector<ContentPart>>(&m.content)) {
     for (const ContentPart& p : *parts) {
-      if (p.type == ContentPartType::kText) out += model ? StripThinking(p.text) : PyStrip(p.text);
+      if (p.type == ContentPartType::kText) out.User(model ? StripThinking(p.text) : PyStrip(p.text));
       else out += Placeholder(p.type);
     }
   }
-  return out;
 }
 
 const char* TurnRole(ChatRole role) {
@@ -500,7 +531,7 @@ const char* TurnRole(ChatRole role) {
 
 void ValidateOpenAiTools(const json& tools) {
   if (tools.is_null()) return;
-  std::string scratch;
+  PromptText scratch;
   const json& arr = RequireArray(tools, "tools");
   for (size_t i = 0; i < arr.size(); ++i)
     FormatDeclaration(arr[i], Concat("tools[", i, "]"), scratch);
@@ -508,9 +539,15 @@ void ValidateOpenAiTools(const json& tools) {
 
 std::string RenderChat(const std::vector<ChatMessage>& messages, const json& tools,
                        const RenderOptions& options) {
+  return RenderChatMarked(messages, tools, options).text;
+}
+
+RenderedPrompt RenderChatMarked(const std::vector<ChatMessage>& messages, const json& tools,
+                                const RenderOptions& options) {
   enum class Last { kNone, kThink, kTools, kToolCall, kToolResponse };
   Last prev_type = Last::kNone;
-  std::string out = "<bos>";
+  PromptText out;
+  out += "<bos>";
 
   const bool has_tools = Truthy(&tools);
   if (has_tools) RequireArray(tools, "tools");
@@ -525,12 +562,14 @@ std::string RenderChat(const std::vector<ChatMessage>& messages, const json& too
     if (leading_system) {
       const ChatMessage& sys = messages[0];
       if (const auto* s = std::get_if<std::string>(&sys.content)) {
-        out += PyStrip(*s);
+        out.User(PyStrip(*s));
       } else if (const auto* parts = std::get_if<std::vector<ContentPart>>(&sys.content)) {
         // Faithful to the template: every part adds its trimmed text and one space; media parts
         // have no text and add only the space.
-        for (const ContentPart& p : *parts)
-          out += (p.type == ContentPartType::kText ? PyStrip(p.text) : "") + " ";
+        for (const ContentPart& p : *parts) {
+          if (p.type == ContentPartType::kText) out.User(PyStrip(p.text));
+          out += " ";
+        }
       }
       first = 1;
     }
@@ -569,17 +608,24 @@ std::string RenderChat(const std::vector<ChatMessage>& messages, const json& too
 
     const bool gate = static_cast<std::ptrdiff_t>(i) > last_user ||
                       (options.preserve_thinking && !m.tool_calls.empty());
-    if (!m.reasoning.empty() && gate) out += "<|channel>thought\n" + m.reasoning + "\n<channel|>";
+    if (!m.reasoning.empty() && gate) {
+      out += "<|channel>thought\n";
+      out.User(m.reasoning);
+      out += "\n<channel|>";
+    }
 
     for (size_t j = 0; j < m.tool_calls.size(); ++j) {
       const ToolCall& call = m.tool_calls[j];
-      out += "<|tool_call>call:" + call.name + "{";
+      out += "<|tool_call>call:";
+      out.User(call.name);
+      out += "{";
       if (call.arguments.is_object()) {
         bool first_arg = true;
         for (const auto& [key, value] : DictSort(call.arguments)) {
           if (!first_arg) out += ',';
           first_arg = false;
-          out += key + ":";
+          out.User(key);
+          out += ":";
           FormatArgument(*value, false, out);
         }
       } else if (!call.arguments.is_null()) {
@@ -610,9 +656,9 @@ std::string RenderChat(const std::vector<ChatMessage>& messages, const json& too
       }
     }
 
-    const std::string content = RenderContent(m);
-    out += content;
-    const bool has_content = !PyStrip(content).empty();
+    const size_t content_begin = out.size();
+    RenderContent(m, out);
+    const bool has_content = !PyStrip(std::string_view(out).substr(content_begin)).empty();
 
     const ChatMessage* next = nullptr;  // next non-tool message
     for (size_t j = i + 1; j < messages.size() && !next; ++j)
@@ -643,7 +689,10 @@ std::string RenderChat(const std::vector<ChatMessage>& messages, const json& too
       out += "<|channel>thought\n";
     }
   }
-  return out;
+  RenderedPrompt rendered;
+  rendered.user = std::move(out.user);
+  rendered.text = std::move(out);
+  return rendered;
 }
 
 namespace {

@@ -20,6 +20,8 @@
 #include <variant>
 #include <vector>
 
+#include "tokenizer/tokenizer.h"  // TextSpan
+
 namespace g4 {
 
 enum class ChatRole {
@@ -95,6 +97,18 @@ struct RenderOptions {
 // assistant message with tool_calls, a malformed tool declaration.
 std::string RenderChat(const std::vector<ChatMessage>& messages, const nlohmann::json& tools,
                        const RenderOptions& options);
+
+// The same prompt, with the byte spans of request-supplied text marked (input marking): message
+// contents, reasoning, tool names, call arguments, tool results and the tools' declarations
+// (names, descriptions, property names, enum values). Tokenizer::EncodeMarked encodes them as
+// plain text, so a user writing "<|turn>" or "<|tool_call>" cannot inject a control token;
+// `text` is byte-identical to RenderChat's.
+struct RenderedPrompt {
+  std::string text;
+  std::vector<TextSpan> user;  // sorted, disjoint
+};
+RenderedPrompt RenderChatMarked(const std::vector<ChatMessage>& messages, const nlohmann::json& tools,
+                                const RenderOptions& options);
 
 // OpenAI "messages" array -> ChatMessage list. Accepts content strings and part arrays
 // ({type:"text", text}, {type:"image_url"|"image"}, {type:"input_audio"|"audio"},

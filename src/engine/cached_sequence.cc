@@ -4,8 +4,8 @@
 
 namespace g4 {
 
-CachedSequence::CachedSequence(const ModelConfig& config, int max_context, int max_checkpoints)
-    : max_checkpoints_(max_checkpoints), cache_(config, max_context) {
+CachedSequence::CachedSequence(const ModelConfig& config, int max_context, int max_checkpoints, DType kv_type)
+    : max_checkpoints_(max_checkpoints), cache_(config, max_context, kv_type) {
   for (const LayerSpec& spec : config.layers) {
     if (spec.owns_kv && spec.window > 0 && spec.window < max_context) has_rings_ = true;
   }

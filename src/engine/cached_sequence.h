@@ -21,7 +21,7 @@ struct PrefixReuse {
 class CachedSequence {
  public:
   // max_checkpoints: how many ring copies to keep (0: none; oldest dropped first).
-  CachedSequence(const ModelConfig& config, int max_context, int max_checkpoints);
+  CachedSequence(const ModelConfig& config, int max_context, int max_checkpoints, DType kv_type);
 
   KvCache& cache() { return cache_; }
   const KvCache& cache() const { return cache_; }

@@ -20,7 +20,8 @@ double SecondsSince(Clock::time_point start) {
 Generator::Generator(const Model& model, const Tokenizer& tokenizer, const SessionOptions& session_options)
     : decoder_(model, session_options.n_threads),
       vocab_(std::make_shared<DecodingVocabulary>(tokenizer)),
-      sequence_(model.config(), DefaultContext(model.config(), session_options.max_context), kDefaultCheckpoints) {
+      sequence_(model.config(), DefaultContext(model.config(), session_options.max_context), kDefaultCheckpoints,
+                session_options.kv_type) {
   if (tokenizer.vocab_size() != model.config().vocab_size) {
     Fail("the tokenizer has ", tokenizer.vocab_size(), " tokens but the model's vocabulary has ",
          model.config().vocab_size);

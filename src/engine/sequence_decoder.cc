@@ -82,13 +82,16 @@ SequenceDecoder::SequenceDecoder(std::shared_ptr<const DecodingVocabulary> vocab
       sampler_(options.sampling, vocab_->tokenizer().vocab_size()),
       parser_(OutputParserOptions{options.starts_in_reasoning, options.stream_tool_arguments}),
       text_decoder_(vocab_->tokenizer(), /*keep_special=*/true) {
-  std::vector<int32_t> forbidden = vocab_->forbidden_tokens();
-  for (int32_t id : options_.forbidden_tokens) AddUnique(forbidden, id);
-  sampler_.SetForbiddenTokens(forbidden);
+  sampler_.SetForbiddenTokens(vocab_->forbidden_tokens());
   if (options_.grammar) {
     matcher_ = std::make_unique<grammar::GrammarMatcher>(options_.grammar, vocab_->GrammarVocabulary());
     phase_ = (options_.allow_thoughts && vocab_->channel_open() >= 0) ? Phase::kMaybeThought : Phase::kConstrained;
     if (options_.starts_in_reasoning && vocab_->channel_close() >= 0) phase_ = Phase::kInThought;
+  }
+  if (ToolCallConstraint::Needed(options_.tool_calls)) {
+    ToolCallOptions tc = options_.tool_calls;
+    tc.starts_in_reasoning = options_.starts_in_reasoning;
+    tool_calls_ = std::make_unique<ToolCallConstraint>(tc, vocab_->GrammarVocabulary(), vocab_->tokenizer());
   }
   for (const std::string& s : options_.stop_strings) max_stop_ = std::max(max_stop_, s.size());
   result_.finish = FinishReason::kLength;
@@ -173,16 +176,6 @@ void SequenceDecoder::RestrictToCompletion(int tokens_left, std::vector<uint64_t
 
 // Samples under the constraint of the current phase and advances the grammar.
 int32_t SequenceDecoder::ChooseToken(std::span<const float> logits) {
-  const size_t index = static_cast<size_t>(result_.completion_tokens);
-  if (index < options_.forced_tokens.size()) {
-    const int32_t forced = options_.forced_tokens[index];
-    if (options_.sampling.logprobs) {
-      SampleResult r;
-      r.token = forced;
-      result_.logprobs.push_back(r);
-    }
-    return forced;
-  }
   const int32_t channel_open = vocab_->channel_open();
   const int32_t channel_close = vocab_->channel_close();
   const int vocab_words = (vocab_->tokenizer().vocab_size() + 63) / 64;
@@ -206,7 +199,22 @@ int32_t SequenceDecoder::ChooseToken(std::span<const float> logits) {
     }
     allowed = mask_;
   }
+  const int budget_left = options_.max_tokens < 0 ? -1 : options_.max_tokens - result_.completion_tokens;
+  if (tool_calls_) {
+    // Inside a call its grammar alone decides; elsewhere both constraints apply.
+    if (const std::vector<uint64_t>* m = tool_calls_->BeforeSample(budget_left)) {
+      if (allowed.empty() || tool_calls_->in_call()) {
+        allowed = *m;
+      } else {
+        for (size_t w = 0; w < mask_.size(); ++w) mask_[w] &= (*m)[w];
+        allowed = mask_;
+      }
+    }
+  }
   int32_t id = sampler_.Sample(logits, allowed, sample_out);
+  if (tool_calls_) {
+    while (!tool_calls_->AfterSample(id, budget_left)) id = sampler_.Sample(logits, tool_calls_->mask(), sample_out);
+  }
   if (phase_ == Phase::kMaybeThought && id == channel_open) {
     phase_ = Phase::kInThought;
   } else if (phase_ == Phase::kInThought) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chat/output_parser.h"
+#include "engine/tool_call_constraint.h"
 #include "grammar/json_schema.h"
 #include "grammar/token_vocabulary.h"
 #include "sampling/sampler.h"
@@ -39,12 +40,9 @@ struct GenerateOptions {
   bool allow_thoughts = false;
   bool starts_in_reasoning = false;       // the prompt ended inside the thought channel
   bool stream_tool_arguments = true;
-  // Tokens the answer starts with, whatever the model would sample (e.g. "<|tool_call>" when
-  // a tool call is required). They bypass any grammar.
-  std::vector<int32_t> forced_tokens;
-  // Ids never sampled for this request, on top of the multimodal placeholders (e.g.
-  // "<|tool_call>" when tools must not be called).
-  std::vector<int32_t> forbidden_tokens;
+  // Tool calls: constrained to the declared tools' parameter schemas when tool_calls.grammar is
+  // set; tool_calls.choice forbids or requires a call (see engine/tool_call_constraint.h).
+  ToolCallOptions tool_calls;
   // End the answer once its first tool call is complete (OpenAI parallel_tool_calls: false).
   bool stop_after_first_tool_call = false;
   // Stream the generated text as it is (special tokens included) as content events, without
@@ -129,6 +127,7 @@ class SequenceDecoder {
   StreamDecoder text_decoder_;
   Phase phase_ = Phase::kFree;
   std::unique_ptr<grammar::GrammarMatcher> matcher_;
+  std::unique_ptr<ToolCallConstraint> tool_calls_;
   std::vector<uint64_t> mask_;
   size_t max_stop_ = 0;
   std::string held_;  // decoded text not yet given to the parser (may start a stop string)

@@ -18,7 +18,8 @@ namespace {
 
 inline void SetBit(std::vector<uint64_t>& mask, int32_t t) { mask[t >> 6] |= uint64_t{1} << (t & 63); }
 
-// Adds the tokens that stay inside the string, limited to `room` more characters.
+}  // namespace
+
 void OrInside(std::vector<uint64_t>& mask, const StringTokenCache& cache, uint64_t room) {
   const size_t words = mask.size();
   if (room >= cache.max_inside_cp) {
@@ -45,8 +46,6 @@ void OrInside(std::vector<uint64_t>& mask, const StringTokenCache& cache, uint64
     mask[w] |= cache.inside[w] & bits;
   }
 }
-
-}  // namespace
 
 void GrammarMatcher::WalkTrie(const TokenTrie& trie, const std::vector<int32_t>& start, uint32_t min_cp,
                               uint32_t max_cp, uint32_t chars_so_far, std::vector<uint64_t>& mask) const {
@@ -145,21 +144,9 @@ std::string GrammarMatcher::NextCompletionBytes(int32_t top) const {
     case kString:
       if (f.sub != kStrNormal) return std::string(1, static_cast<char>(StringCompletionByte(StringMode::kValue, f.sub)));
       return f.a < n.min_length ? "a" : "\"";
-    case kNumber: {
+    case kNumber:
       if (NumberAccepting(f)) return NextCompletionBytes(f.parent);
-      if (f.phase == kNumSign || f.phase == kNumInt) {
-        for (uint64_t d = 0; d <= 9; ++d) {
-          const bool ok = f.phase == kNumSign
-                              ? grammar_->IntegerPrefixViable(n, true, d, 1)
-                              : f.a < JsonSchemaGrammar::kMaxIntDigits &&
-                                    grammar_->IntegerPrefixViable(n, f.negative, f.bits * 10 + d,
-                                                                  static_cast<int>(f.a) + 1);
-          if (ok) return std::string(1, static_cast<char>('0' + d));
-        }
-        G4_CHECK(false, "number prefix with no viable digit at ", n.path);
-      }
-      return "0";
-    }
+      return std::string(1, static_cast<char>(NumberCompletionByte(*grammar_, n, LexOf(f))));
     case kLiteral: {
       const ByteTrie& trie = grammar_->trie(n.lit_trie);
       if (trie.Value(static_cast<int32_t>(f.a)) >= 0) return NextCompletionBytes(f.parent);

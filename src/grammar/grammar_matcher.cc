@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "grammar/json_lexer.h"
 #include "grammar/matcher_states.h"
+#include "grammar/number_lexer.h"
 
 namespace g4::grammar {
 
@@ -65,17 +66,10 @@ bool GrammarMatcher::ItemPossible(const Frame& f) const {
   return f.a < n.max_items && item >= 0 && Fits(f.depth, static_cast<uint32_t>(item));
 }
 
+NumberLex GrammarMatcher::LexOf(const Frame& f) { return NumberLex{f.phase, f.negative, f.a, f.bits}; }
+
 bool GrammarMatcher::NumberAccepting(const Frame& f) const {
-  switch (f.phase) {
-    case kNumZero:
-    case kNumInt:
-      return JsonSchemaGrammar::IntegerInBounds(grammar_->node(f.node), f.negative, f.bits);
-    case kNumFrac:
-    case kNumExp:
-      return true;
-    default:
-      return false;
-  }
+  return NumberComplete(grammar_->node(f.node), LexOf(f));
 }
 
 void GrammarMatcher::StartValue(int32_t parent, uint32_t node, int parent_depth, uint8_t c,
@@ -110,18 +104,17 @@ void GrammarMatcher::StartValue(int32_t parent, uint32_t node, int parent_depth,
         ch.sub = kStrNormal;
         out.push_back(Push(ch));
         break;
-      case NodeKind::kNumber:
+      case NodeKind::kNumber: {
+        NumberLex lex;
+        if (!NumberStart(*grammar_, n, c, &lex)) break;
         ch.kind = kNumber;
-        if (c == '-') {
-          ch.phase = kNumSign;
-          ch.negative = 1;
-        } else {
-          ch.phase = c == '0' ? kNumZero : kNumInt;
-          ch.a = 1;
-          ch.bits = static_cast<uint64_t>(c - '0');
-        }
+        ch.phase = lex.phase;
+        ch.negative = lex.negative;
+        ch.a = lex.digits;
+        ch.bits = lex.magnitude;
         out.push_back(Push(ch));
         break;
+      }
       case NodeKind::kLiteral: {
         const ByteTrie& trie = grammar_->trie(n.lit_trie);
         const int32_t next = trie.Child(trie.root(), c);
@@ -319,70 +312,20 @@ void GrammarMatcher::StepArray(Frame f, uint8_t c, std::vector<int32_t>& out) co
 }
 
 void GrammarMatcher::StepNumber(Frame f, uint8_t c, std::vector<int32_t>& out) const {
-  const SchemaNode& n = grammar_->node(f.node);
-  const bool digit = c >= '0' && c <= '9';
-  const uint64_t d = static_cast<uint64_t>(c - '0');
-  auto go = [&](uint8_t phase, uint32_t a) {
-    f.phase = phase;
-    f.a = a;
-    out.push_back(Push(f));
-  };
-  switch (f.phase) {
-    case kNumSign:
-      if (digit && grammar_->IntegerPrefixViable(n, true, d, 1)) {
-        f.bits = d;
-        go(c == '0' ? kNumZero : kNumInt, 1);
-      }
-      return;  // a lone '-' cannot end a number
-    case kNumZero:
-    case kNumInt:
-      if (digit && f.phase == kNumInt && f.a < JsonSchemaGrammar::kMaxIntDigits &&
-          grammar_->IntegerPrefixViable(n, f.negative, f.bits * 10 + d, static_cast<int>(f.a) + 1)) {
-        f.bits = f.bits * 10 + d;
-        go(kNumInt, f.a + 1);
-        return;
-      }
-      if (c == '.' && JsonSchemaGrammar::FractionAllowed(n, f.negative, f.bits)) {
-        go(kNumDot, 0);
-        return;
-      }
-      if ((c == 'e' || c == 'E') && !n.integer && !n.bounded) {
-        go(kNumE, 0);
-        return;
-      }
-      break;
-    case kNumDot:
-      if (digit) go(kNumFrac, 1);
+  NumberLex lex = LexOf(f);
+  switch (NumberNext(*grammar_, grammar_->node(f.node), lex, c)) {
+    case NumberStep::kContinue:
+      f.phase = lex.phase;
+      f.a = lex.digits;
+      f.bits = lex.magnitude;
+      out.push_back(Push(f));
       return;
-    case kNumFrac:
-      if (digit && f.a < JsonSchemaGrammar::kMaxFracDigits) {
-        go(kNumFrac, f.a + 1);
-        return;
-      }
-      if ((c == 'e' || c == 'E') && !n.bounded) {
-        go(kNumE, 0);
-        return;
-      }
-      break;
-    case kNumE:
-      if (c == '+' || c == '-') {
-        go(kNumESign, 0);
-      } else if (digit) {
-        go(kNumExp, 1);
-      }
+    case NumberStep::kEnd:
+      Step(f.parent, c, out);  // the number ended: the byte is the parent's
       return;
-    case kNumESign:
-      if (digit) go(kNumExp, 1);
+    case NumberStep::kReject:
       return;
-    case kNumExp:
-      if (digit && f.a < JsonSchemaGrammar::kMaxExpDigits) {
-        go(kNumExp, f.a + 1);
-        return;
-      }
-      break;
   }
-  // Not part of the number: it ends here (if it may) and the byte belongs to the parent.
-  if (NumberAccepting(f)) Step(f.parent, c, out);
 }
 
 bool GrammarMatcher::Advance(const std::vector<int32_t>& from, std::string_view bytes,

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "grammar/json_schema.h"
+#include "grammar/number_lexer.h"
 #include "grammar/token_vocabulary.h"
 
 namespace g4::grammar {
@@ -95,6 +96,7 @@ class GrammarMatcher {
   bool Advance(const std::vector<int32_t>& from, std::string_view bytes, std::vector<int32_t>& to) const;
 
   bool CanEnd(int32_t top) const;
+  static NumberLex LexOf(const Frame& f);
   bool NumberAccepting(const Frame& f) const;
   bool KeyPossible(const Frame& f) const;
   bool AdditionalFits(const Frame& f) const;

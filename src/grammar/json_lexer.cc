@@ -1,6 +1,12 @@
 #include "grammar/json_lexer.h"
 
+#include <algorithm>
 #include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
 
 namespace g4::grammar {
 namespace {
@@ -76,6 +82,36 @@ LexStep Compute(StringMode mode, uint8_t state, uint8_t c) {
   }
 }
 
+// The proper prefixes of kGemmaStringMarkers; prefix i is lexer state kStrMarker0 + i.
+const std::vector<std::string>& MarkerPrefixes() {
+  static const std::vector<std::string>* prefixes = [] {
+    auto* out = new std::vector<std::string>();
+    for (std::string_view m : kGemmaStringMarkers)
+      for (size_t n = 1; n < m.size(); ++n)
+        if (std::find(out->begin(), out->end(), m.substr(0, n)) == out->end()) out->emplace_back(m.substr(0, n));
+    G4_CHECK(out->size() == kNumMarkerPrefixes, "kNumMarkerPrefixes should be ", out->size());
+    return out;
+  }();
+  return *prefixes;
+}
+
+LexStep ComputeGemma(uint8_t state, uint8_t c) {
+  if (IsInsideUtf8(state)) return Compute(StringMode::kValue, state, c);
+  if (state != kStrNormal && state < kStrMarker0) return kReject;
+  if (c >= 0x80) return Compute(StringMode::kValue, kStrNormal, c);  // a UTF-8 lead byte
+  if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return kReject;
+  const std::vector<std::string>& prefixes = MarkerPrefixes();
+  std::string text = state >= kStrMarker0 ? prefixes[state - kStrMarker0] : std::string();
+  text += static_cast<char>(c);
+  for (std::string_view m : kGemmaStringMarkers)
+    if (text == m) return kReject;
+  // Every marker holds '<' only first, so after a mismatch only a new '<' can start one.
+  auto it = std::find(prefixes.begin(), prefixes.end(), text);
+  if (it == prefixes.end() && c == '<') it = prefixes.begin();  // prefixes[0] is "<"
+  if (it == prefixes.end()) return Char();
+  return Go(static_cast<uint8_t>(kStrMarker0 + (it - prefixes.begin())), 1);
+}
+
 using Table = std::array<std::array<std::array<LexStep, 256>, kNumStringStates>, kNumStringModes>;
 
 const Table& GetTable() {
@@ -84,7 +120,9 @@ const Table& GetTable() {
     for (int m = 0; m < kNumStringModes; ++m)
       for (int s = 0; s < kNumStringStates; ++s)
         for (int c = 0; c < 256; ++c)
-          (*t)[m][s][c] = Compute(static_cast<StringMode>(m), static_cast<uint8_t>(s), static_cast<uint8_t>(c));
+          (*t)[m][s][c] = static_cast<StringMode>(m) == StringMode::kGemma
+                              ? ComputeGemma(static_cast<uint8_t>(s), static_cast<uint8_t>(c))
+                              : Compute(static_cast<StringMode>(m), static_cast<uint8_t>(s), static_cast<uint8_t>(c));
     return t;
   }();
   return *table;

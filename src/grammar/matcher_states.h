@@ -9,7 +9,6 @@ enum FrameKind : uint8_t { kRoot, kObject, kArray, kString, kNumber, kLiteral };
 enum RootPhase : uint8_t { kRootBefore, kRootAfter };
 enum ObjectPhase : uint8_t { kObjStart, kObjKey, kObjAfterKey, kObjColon, kObjAfterValue, kObjAfterComma };
 enum ArrayPhase : uint8_t { kArrStart, kArrAfterValue, kArrAfterComma };
-enum NumberPhase : uint8_t { kNumSign, kNumZero, kNumInt, kNumDot, kNumFrac, kNumE, kNumESign, kNumExp };
 
 inline constexpr uint32_t kDeadKey = 0xFFFFFFFFu;        // key matches no usable property name
 inline constexpr uint32_t kAdditionalProp = 0xFFFFFFFEu; // value of an unlisted key

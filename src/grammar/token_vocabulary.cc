@@ -107,7 +107,7 @@ void TokenVocabulary::BuildStringCache(StringMode mode, uint8_t start, StringTok
     if (rejected) continue;
     // A character left unfinished at the end of the token counts as well: the matcher reserves
     // room for it against maxLength as soon as it starts.
-    if (state != kStrNormal) ++cp;
+    if (mode == StringMode::kGemma ? IsInsideUtf8(state) : state != kStrNormal) ++cp;
     cache.inside[t >> 6] |= uint64_t{1} << (t & 63);
     cache.inside_cp[t] = static_cast<uint8_t>(std::min<uint32_t>(cp, 255));
     cache.max_inside_cp = std::max(cache.max_inside_cp, cp);

@@ -31,6 +31,10 @@ struct StringTokenCache {
   TokenTrie exits;                  // bytes after the closing quote; aux = characters before it
 };
 
+// Adds to `mask` the cache's inside tokens that complete or start at most `room` characters
+// (defined in grammar_mask.cc).
+void OrInside(std::vector<uint64_t>& mask, const StringTokenCache& cache, uint64_t room);
+
 class TokenVocabulary {
  public:
   // token_bytes[i]: bytes token i contributes to the text. special[i]: never allowed inside JSON.

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "base/error.h"
+#include "ops/attention.h"
 #include "ops/ops.h"
 
 namespace g4 {
@@ -201,15 +202,22 @@ void Gemma4Decoder::Attention(int layer, Batch& b) const {
         ApplyRope(kvec, rope.n_rot, cos + t * half_rot, sin + t * half_rot);
       }
     }
+    // Queries of this pass must see the same numbers later passes will read from the cache.
+    for (size_t s = 0; s < b.steps.size(); ++s) {
+      const KvCache& cache = *b.steps[s].cache;
+      cache.RoundToStorage(&k[b.first[s] * kv_dim], b.steps[s].n, kv_dim);
+      cache.RoundToStorage(&v[b.first[s] * kv_dim], b.steps[s].n, kv_dim);
+    }
   }
 
   std::vector<float> attn_out(n * q_dim);
-  pool_.ParallelFor(n * n_heads, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+  const int group = n_heads / spec.n_kv_heads;
+  pool_.ParallelFor(n * spec.n_kv_heads, [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
-      const int64_t t = job / n_heads;
-      const int hh = static_cast<int>(job % n_heads);
-      AttendOneHead(b, layer, t, hh, &q[t * q_dim + hh * hd], &attn_out[t * q_dim + hh * hd], scores);
+      const int64_t t = job / spec.n_kv_heads;
+      const int kv_head = static_cast<int>(job % spec.n_kv_heads);
+      const int64_t offset = t * q_dim + static_cast<int64_t>(kv_head) * group * hd;
+      AttendKvGroup(b, layer, t, kv_head, &q[offset], &attn_out[offset]);
     }
   });
 
@@ -221,39 +229,49 @@ void Gemma4Decoder::Attention(int layer, Batch& b) const {
   }
 }
 
-// One query head of token t over the keys it may see: its sequence's cached positions, then
-// the positions this pass adds. Keys are visited in position order whatever their source, so
-// the result does not depend on how a sequence was split into passes.
-void Gemma4Decoder::AttendOneHead(const Batch& b, int layer, int64_t t, int head, const float* q, float* out,
-                                  std::vector<float>& scores) const {
+// The query heads of token t that share KV head `kv_head`, over the keys they may see: the
+// sequence's cached positions, then the positions this pass adds. Keys are visited in position
+// order whatever their source, so the result does not depend on how a sequence was split into
+// passes or what else was in them.
+void Gemma4Decoder::AttendKvGroup(const Batch& b, int layer, int64_t t, int kv_head, const float* q,
+                                  float* out) const {
   const LayerSpec& spec = config_.layers[layer];
   const int hd = spec.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(spec.n_kv_heads) * hd;
-  const int64_t kv_off = static_cast<int64_t>(head / (spec.n_heads / spec.n_kv_heads)) * hd;
+  const int64_t kv_off = static_cast<int64_t>(kv_head) * hd;
   const int src = spec.kv_source;
   const int s = b.seq[t];
   const KvCache::View cached = b.steps[s].cache->Get(src);
+  const size_t cached_off = RowBytes(cached.type, kv_off);
   const int64_t first = b.first[s];
   const int64_t pos0 = b.pos[first];
   const int64_t qpos = b.pos[t];
   const int64_t lo = spec.window > 0 ? std::max<int64_t>(0, qpos - spec.window + 1) : 0;
   const float* batch_k = b.k[src].data();
   const float* batch_v = b.v[src].data();
-  auto key_row = [&](int64_t p, const float* batch_rows, const float* cache_rows) {
-    if (p >= pos0) return batch_rows + (first + p - pos0) * kv_dim + kv_off;
-    const int64_t slot = cached.SlotOf(p);
-    G4_CHECK(slot >= 0, "KV cache of layer ", src, " lost position ", p);
-    return cache_rows + slot * kv_dim + kv_off;
-  };
-  scores.resize(qpos - lo + 1);
-  for (int64_t p = lo; p <= qpos; ++p) scores[p - lo] = Dot(q, key_row(p, batch_k, cached.k), hd);
-  Softmax(scores.data(), static_cast<int64_t>(scores.size()));
-  std::fill(out, out + hd, 0.0f);
-  for (int64_t p = lo; p <= qpos; ++p) {
-    const float weight = scores[p - lo];
-    const float* vv = key_row(p, batch_v, cached.v);
-    for (int i = 0; i < hd; ++i) out[i] += weight * vv[i];
+  GroupAttention attention(q, spec.n_heads / spec.n_kv_heads, hd);
+  const float* k_rows[kAttentionBlock];
+  const float* v_rows[kAttentionBlock];
+  for (int64_t p0 = lo; p0 <= qpos; p0 += kAttentionBlock) {
+    const int64_t count = std::min<int64_t>(kAttentionBlock, qpos - p0 + 1);
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t p = p0 + j;
+      if (p >= pos0) {
+        const int64_t row = (first + p - pos0) * kv_dim + kv_off;
+        k_rows[j] = batch_k + row;
+        v_rows[j] = batch_v + row;
+        continue;
+      }
+      const int64_t slot = cached.SlotOf(p);
+      G4_CHECK(slot >= 0, "KV cache of layer ", src, " lost position ", p);
+      DequantizeRow(cached.type, cached.KeyRow(slot) + cached_off, attention.KeySlot(j), hd);
+      DequantizeRow(cached.type, cached.ValueRow(slot) + cached_off, attention.ValueSlot(j), hd);
+      k_rows[j] = attention.KeySlot(j);
+      v_rows[j] = attention.ValueSlot(j);
+    }
+    attention.AddBlock(k_rows, v_rows, count);
   }
+  attention.Finish(out);
 }
 
 // §2.6 dense GeGLU: down · (gelu_tanh(gate·u) ⊙ up·u).
@@ -441,7 +459,8 @@ void Gemma4Decoder::Output(Batch& b) const {
 }
 
 Gemma4Session::Gemma4Session(const Model& model, const SessionOptions& options)
-    : decoder_(model, options.n_threads), cache_(model.config(), DefaultContext(model.config(), options.max_context)) {}
+    : decoder_(model, options.n_threads),
+      cache_(model.config(), DefaultContext(model.config(), options.max_context), options.kv_type) {}
 
 void Gemma4Session::Eval(const int32_t* tokens, int64_t n, bool all_positions, std::vector<float>* logits) {
   const SequenceStep step{&cache_, tokens, n, logits, all_positions};

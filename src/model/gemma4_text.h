@@ -16,6 +16,7 @@ namespace g4 {
 struct SessionOptions {
   int max_context = 0;  // 0: the model's context length, capped at 32768
   int n_threads = 0;    // 0: one per hardware thread
+  DType kv_type = DType::kF16;
 };
 
 // The model's default context for a requested size (0: the model's own, capped at 32768).
@@ -52,8 +53,7 @@ class Gemma4Decoder {
   void Embed(Batch& b) const;
   void ComputePerLayerInputs(Batch& b) const;
   void Attention(int layer, Batch& b) const;
-  void AttendOneHead(const Batch& b, int layer, int64_t t, int head, const float* q, float* out,
-                     std::vector<float>& scores) const;
+  void AttendKvGroup(const Batch& b, int layer, int64_t t, int kv_head, const float* q, float* out) const;
   void FeedForward(int layer, Batch& b) const;
   void DenseMlp(const LayerWeights& w, int ff_dim, const float* in, int64_t n, float* out) const;
   void Experts(int layer, const float* residual, int64_t n, float* out) const;

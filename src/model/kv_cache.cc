@@ -7,7 +7,18 @@
 
 namespace g4 {
 
-KvCache::KvCache(const ModelConfig& config, int max_context) : max_context_(max_context) {
+DType ParseKvType(const std::string& name) {
+  if (name == "f32") return DType::kF32;
+  if (name == "f16") return DType::kF16;
+  if (name == "bf16") return DType::kBF16;
+  if (name == "q8_0") return DType::kQ8_0;
+  Fail("unknown KV cache type '", name, "' (expected f32, f16, bf16 or q8_0)");
+}
+
+KvCache::KvCache(const ModelConfig& config, int max_context, DType type) : max_context_(max_context), type_(type) {
+  if (type != DType::kF32 && type != DType::kF16 && type != DType::kBF16 && type != DType::kQ8_0) {
+    Fail("KV cache type ", DTypeName(type), " is not supported (f32, f16, bf16 or q8_0)");
+  }
   layers_.resize(config.n_layers);
   for (int i = 0; i < config.n_layers; ++i) {
     const LayerSpec& spec = config.layers[i];
@@ -15,11 +26,15 @@ KvCache::KvCache(const ModelConfig& config, int max_context) : max_context_(max_
     c.owns = spec.owns_kv;
     if (!c.owns) continue;
     c.kv_dim = static_cast<int64_t>(spec.n_kv_heads) * spec.head_dim;
+    if (type == DType::kQ8_0 && spec.head_dim % 32 != 0) {
+      Fail("a q8_0 KV cache needs head sizes that are multiples of 32; layer ", i, " has ", spec.head_dim);
+    }
+    c.row_bytes = RowBytes(type, c.kv_dim);
     c.ring = spec.window > 0 && spec.window < max_context;
     c.capacity = c.ring ? spec.window : max_context;
     if (c.ring) {
-      c.k.assign(c.capacity * c.kv_dim, 0.0f);
-      c.v.assign(c.capacity * c.kv_dim, 0.0f);
+      c.k.assign(c.capacity * c.row_bytes, 0);
+      c.v.assign(c.capacity * c.row_bytes, 0);
       c.pos.assign(c.capacity, -1);
       c.used = c.capacity;
     }
@@ -35,6 +50,8 @@ KvCache::View KvCache::Get(int layer) const {
   v.pos = c.pos.data();
   v.n = c.used;
   v.kv_dim = c.kv_dim;
+  v.row_bytes = c.row_bytes;
+  v.type = type_;
   v.ring = c.ring;
   return v;
 }
@@ -69,7 +86,7 @@ void KvCache::TruncateTo(int64_t n) {
 
 size_t KvCache::Checkpoint::bytes() const {
   size_t total = 0;
-  for (size_t i = 0; i < k.size(); ++i) total += (k[i].size() + v[i].size()) * sizeof(float) + pos[i].size() * 4;
+  for (size_t i = 0; i < k.size(); ++i) total += k[i].size() + v[i].size() + pos[i].size() * 4;
   return total;
 }
 
@@ -108,30 +125,35 @@ void KvCache::Restore(const Checkpoint& cp) {
 void KvCache::Append(int layer, const float* k, const float* v, int64_t n, int64_t first_pos) {
   LayerCache& c = layers_[layer];
   G4_CHECK(c.owns, "layer ", layer, " has no cache of its own");
+  auto store = [&](int64_t slot, int64_t t) {
+    QuantizeRow(type_, k + t * c.kv_dim, &c.k[slot * c.row_bytes], c.kv_dim);
+    QuantizeRow(type_, v + t * c.kv_dim, &c.v[slot * c.row_bytes], c.kv_dim);
+    c.pos[slot] = static_cast<int32_t>(first_pos + t);
+  };
   if (c.ring) {
-    const int64_t skip = std::max<int64_t>(0, n - c.capacity);
-    for (int64_t t = skip; t < n; ++t) {
-      const int64_t pos = first_pos + t;
-      const int64_t slot = RingSlot(pos, c.capacity);
-      std::memcpy(&c.k[slot * c.kv_dim], k + t * c.kv_dim, c.kv_dim * sizeof(float));
-      std::memcpy(&c.v[slot * c.kv_dim], v + t * c.kv_dim, c.kv_dim * sizeof(float));
-      c.pos[slot] = static_cast<int32_t>(pos);
-    }
+    for (int64_t t = std::max<int64_t>(0, n - c.capacity); t < n; ++t) store(RingSlot(first_pos + t, c.capacity), t);
     return;
   }
   G4_CHECK(c.used + n <= c.capacity, "cache overflow");
-  const size_t need = static_cast<size_t>((c.used + n) * c.kv_dim);
+  const size_t need = static_cast<size_t>(c.used + n) * c.row_bytes;
   if (c.k.size() < need) {
     // Grow geometrically so long generations do not copy the cache at every token.
-    const size_t grown = std::min(static_cast<size_t>(c.capacity * c.kv_dim), std::max(need, c.k.size() * 2));
+    const size_t grown = std::min(static_cast<size_t>(c.capacity) * c.row_bytes, std::max(need, c.k.size() * 2));
     c.k.resize(grown);
     c.v.resize(grown);
-    c.pos.resize(grown / c.kv_dim, -1);
+    c.pos.resize(grown / c.row_bytes, -1);
   }
-  std::memcpy(&c.k[c.used * c.kv_dim], k, n * c.kv_dim * sizeof(float));
-  std::memcpy(&c.v[c.used * c.kv_dim], v, n * c.kv_dim * sizeof(float));
-  for (int64_t t = 0; t < n; ++t) c.pos[c.used + t] = static_cast<int32_t>(first_pos + t);
+  for (int64_t t = 0; t < n; ++t) store(c.used + t, t);
   c.used += n;
+}
+
+void KvCache::RoundToStorage(float* rows, int64_t n_rows, int64_t kv_dim) const {
+  if (type_ == DType::kF32) return;
+  std::vector<uint8_t> stored(RowBytes(type_, kv_dim));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    QuantizeRow(type_, rows + r * kv_dim, stored.data(), kv_dim);
+    DequantizeRow(type_, stored.data(), rows + r * kv_dim, kv_dim);
+  }
 }
 
 void KvCache::Clear() {
@@ -154,16 +176,16 @@ void KvCache::Clear() {
 
 size_t KvCache::bytes_in_use() const {
   size_t n = 0;
-  for (const LayerCache& c : layers_) n += (c.k.size() + c.v.size()) * sizeof(float) + c.pos.size() * 4;
+  for (const LayerCache& c : layers_) n += c.k.size() + c.v.size() + c.pos.size() * 4;
   return n;
 }
 
-size_t KvCache::BytesAtContext(const ModelConfig& config, int64_t context, size_t bytes_per_value) {
+size_t KvCache::BytesAtContext(const ModelConfig& config, int64_t context, DType type) {
   size_t n = 0;
   for (const LayerSpec& spec : config.layers) {
     if (!spec.owns_kv) continue;
     const int64_t slots = spec.window > 0 ? std::min<int64_t>(spec.window, context) : context;
-    n += static_cast<size_t>(2 * slots * spec.n_kv_heads * spec.head_dim) * bytes_per_value;
+    n += 2 * static_cast<size_t>(slots) * RowBytes(type, static_cast<int64_t>(spec.n_kv_heads) * spec.head_dim);
   }
   return n;
 }

@@ -1,12 +1,14 @@
-// Key/value cache of the layers that own one. Sliding-window layers keep only their window in
+// Key/value cache of the layers that own one, stored as F32, F16, BF16 or Q8_0 rows. Sliding-window layers keep only their window in
 // a ring buffer (slot = position mod window); full-attention layers grow up to the context
 // size. KV-shared layers have no cache of their own: they read their source layer's.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/model_config.h"
+#include "ops/dtype.h"
 
 namespace g4 {
 
@@ -18,19 +20,29 @@ inline bool KeyVisible(int64_t query_pos, int64_t key_pos, int window) {
 
 inline int64_t RingSlot(int64_t pos, int64_t capacity) { return pos % capacity; }
 
+// "f32", "f16", "bf16" or "q8_0" (what --kv-type takes); throws g4::Error naming the value.
+DType ParseKvType(const std::string& name);
+
 class KvCache {
  public:
-  KvCache(const ModelConfig& config, int max_context);
+  // type: how entries are stored (F32, F16, BF16, or Q8_0 when every kv_dim is a multiple
+  // of 32); throws g4::Error for another type.
+  KvCache(const ModelConfig& config, int max_context, DType type = DType::kF32);
 
-  // The stored entries of an owning layer: n slots of kv_dim floats each, and each slot's
-  // position (-1 = empty). Full layers hold position p in slot p; rings in slot p mod n.
+  // The stored entries of an owning layer: n slots of kv_dim values each (row_bytes apart, in
+  // `type`), and each slot's position (-1 = empty). Full layers hold position p in slot p;
+  // rings in slot p mod n.
   struct View {
-    const float* k = nullptr;
-    const float* v = nullptr;
+    const uint8_t* k = nullptr;
+    const uint8_t* v = nullptr;
     const int32_t* pos = nullptr;
     int64_t n = 0;
     int64_t kv_dim = 0;
+    size_t row_bytes = 0;
+    DType type = DType::kF32;
     bool ring = false;
+    const uint8_t* KeyRow(int64_t slot) const { return k + slot * row_bytes; }
+    const uint8_t* ValueRow(int64_t slot) const { return v + slot * row_bytes; }
     // Slot of position p, or -1 when the cache does not hold it.
     int64_t SlotOf(int64_t p) const {
       const int64_t slot = ring ? RingSlot(p, n) : p;
@@ -60,7 +72,7 @@ class KvCache {
   // earlier turns of a chat) skip recomputing it.
   struct Checkpoint {
     int64_t n_tokens = 0;
-    std::vector<std::vector<float>> k, v;  // per layer; empty for non-ring layers
+    std::vector<std::vector<uint8_t>> k, v;  // per layer; empty for non-ring layers
     std::vector<std::vector<int32_t>> pos;
     size_t bytes() const;
   };
@@ -69,9 +81,13 @@ class KvCache {
 
   void Clear();
   int max_context() const { return max_context_; }
+  DType type() const { return type_; }
+  // Rounds rows of kv_dim floats to what the cache will store, so entries used before and
+  // after they join the cache are the same numbers.
+  void RoundToStorage(float* rows, int64_t n_rows, int64_t kv_dim) const;
   size_t bytes_in_use() const;
   // Bytes the cache would take with every full layer at max_context.
-  static size_t BytesAtContext(const ModelConfig& config, int64_t context, size_t bytes_per_value);
+  static size_t BytesAtContext(const ModelConfig& config, int64_t context, DType type);
 
  private:
   struct LayerCache {
@@ -79,12 +95,14 @@ class KvCache {
     bool ring = false;
     int64_t capacity = 0;  // ring size, or max_context for full layers
     int64_t kv_dim = 0;
+    size_t row_bytes = 0;
     int64_t used = 0;      // slots in use (full layers: entries appended)
-    std::vector<float> k, v;
+    std::vector<uint8_t> k, v;
     std::vector<int32_t> pos;
   };
   std::vector<LayerCache> layers_;
   int max_context_;
+  DType type_;
   int64_t n_tokens_ = 0;
 };
 

@@ -1,13 +1,28 @@
 // The matmul kernels behind MatMul (ops.h), one table per SIMD level (simd.h).
 //
-// Decode (a few tokens): each weight is used once per token, so the kernels read the stored
-// rows in place. Q4_0 and Q8_0 rows are multiplied with activations quantized to int16 per
-// 32-value block (QActs): a 16-bit integer keeps about 4.5 more decimal digits than llama.cpp's
-// 8-bit activations, so the result stays within ~1e-5 of the float product while the inner
-// loop is integer multiply-adds. F32, F16 and BF16 rows use float activations.
+// Batch invariance. The server batches the tokens of several clients into one call, and each
+// client must get exactly the tokens it would get alone. So every output y[t][r] is computed
+// with one fixed sequence of float operations that depends only on row r and token t: not on
+// how many tokens are in the call, which other tokens they are, whether the decode (GEMV) or
+// prefill (GEMM) kernel runs, or how rows are split between threads. The sequences, which
+// every kernel of a level follows exactly (the scalar twins follow them too, with std::fma,
+// so each SIMD table equals the scalar one bit for bit):
 //
-// Prefill (many tokens): rows are converted to float a tile at a time and multiplied with a
-// register-blocked float kernel (GemmF32), so each converted weight serves every token.
+// Q4_0 and Q8_0 rows (the int16 scheme): each token's activations are quantized per 32-value
+// block b to int16, dx_b = max|x| / 32767, q = x / dx_b rounded to nearest (ties to even). Per
+// block the exact integer dot D_b = sum_i w_i q_i is formed (Q4_0 weights are nibble - 8:
+// D_b = sum_i n_i q_i - 8 s_b with s_b = sum_i q_i), and eight float lanes accumulate
+// acc[b % 8] = fma(float(D_b), dw_b * dx_b, acc[b % 8]) in block order, starting from +0
+// (dw_b: the stored f16 scale). Then
+//   y = ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7))          (Sum8)
+// which is the order of an AVX 8-lane horizontal sum. (int8 activations, as llama.cpp uses,
+// would halve the prefill integer work but add as much error as llama.cpp has, and the golden
+// tests ask for at most its error; 16 bits keep each value within 1.5e-5 of its block's max.)
+//
+// Float rows (F32, F16, BF16, and any type converted to float for prefill): the columns are
+// taken in chunks of kFloatChunk; within a chunk, lane l accumulates
+// acc[l] = fma(w_i, x_i, acc[l]) over i = l, l + 8, ... (from +0), the chunk's value is
+// Sum8(acc), and y = chunk_0 + chunk_1 + ... left to right.
 //
 // kernels_scalar.cc holds the plain reference twin of every kernel; tests/unit/
 // matmul_kernel_test.cc compares each level's table with it.
@@ -22,28 +37,44 @@
 namespace g4 {
 
 constexpr int64_t kActBlock = 32;
+// Blocks per lane group of the int16 scheme (the 8 lanes of acc).
+constexpr int64_t kLaneGroup = 8;
+// Column chunk of the float scheme.
+constexpr int64_t kFloatChunk = 1024;
 
-// n rows of k activations (k a multiple of 32) quantized per 32-value block b of row t:
-//   x[t][32b + j] ~= d[t][b] * q[t][32b + ActPos(j)],  d = max|x in block| / 32767 (0 for a
-//   zero block), q = x / d rounded to nearest (ties to even), s[t][b] = sum of the block's q.
+// Blocks of a k-value row, rounded up to whole lane groups: the length of each token's d and s
+// arrays, whose padding entries are 0.
+inline int64_t PaddedBlocks(int64_t k) { return (k / kActBlock + kLaneGroup - 1) / kLaneGroup * kLaneGroup; }
+
+// n tokens of k activations (k a multiple of 32) quantized per 32-value block (see above).
 // Within a block the values are stored even-indexed first, per half: x0 x2 .. x14, x16 x18
-// .. x30, x1 x3 .. x15, x17 .. x31. That is the order in which AVX2 unpacks Q4_0 nibbles and
-// Q8_0 bytes into 16-bit lanes with shifts and masks alone, without cross-lane shuffles.
-// Position of value j (0..31) of a block in the stored order.
+// .. x30, x1 x3 .. x15, x17 .. x31 (ActPos). That is the order in which AVX2 unpacks Q4_0
+// nibbles and Q8_0 bytes into 16-bit lanes with shifts and masks alone, without cross-lane
+// shuffles. Token t: q + t * k, d + t * PaddedBlocks(k), s + t * PaddedBlocks(k).
+// grouped (may be null; only the prefill loops of SIMD levels read it): the same int16 values
+// rearranged per lane group g of 8 blocks into 16 vectors of 16 values, vector j holding the
+// stored values 2j and 2j + 1 of blocks 8g .. 8g+7 (see GroupActs); token t at grouped + t *
+// 32 * PaddedBlocks(k). With it a SIMD lane meets all 32 values of one block, so integer dots
+// come out one block per lane without horizontal sums.
 constexpr int ActPos(int j) { return (j % 2 == 0 ? 0 : 16) + (j / 16) * 8 + (j % 16) / 2; }
 
 struct QActs {
-  const int16_t* q = nullptr;  // [n][k]
-  const float* d = nullptr;    // [n][k / 32]
-  const float* s = nullptr;    // [n][k / 32]
+  const int16_t* q = nullptr;
+  const int16_t* grouped = nullptr;
+  const float* d = nullptr;
+  const int32_t* s = nullptr;
   int64_t n = 0;
   int64_t k = 0;
 };
 
-// y[t * y_stride + r] = (row r of w) . (token t of x) for rows r in [r0, r1) and every token.
-// w points at row 0; rows are row_bytes apart.
-using GemvQuantFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x,
-                             float* y, int64_t y_stride);
+// The grouped layout of one token's quantized row q (k values) into out (32 * PaddedBlocks(k)
+// values; blocks past the row are zeros).
+void GroupActs(const int16_t* q, int64_t k, int16_t* out);
+
+// y[t * y_stride + r] = (row r of w) . (token t of x) for rows r in [r0, r1) and every token
+// of x. w points at row 0; rows are row_bytes apart.
+using MatQuantFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+                            int64_t y_stride);
 // Same with float activations: n tokens of k values, x_stride floats apart.
 using GemvFloatFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* x,
                              int64_t n, int64_t k, int64_t x_stride, float* y, int64_t y_stride);
@@ -52,11 +83,15 @@ using ToFloatFn = void (*)(const uint8_t* row, float* out, int64_t k);
 
 struct KernelTable {
   SimdLevel level;
-  // One row of k floats (k a multiple of 32) into q (k values), d and s (k / 32 values each).
-  void (*quantize_acts)(const float* x, int64_t k, int16_t* q, float* d, float* s);
-  GemvQuantFn gemv_q4_0;
-  GemvQuantFn gemv_q8_0;
-  GemvFloatFn gemv_f32;  // rows need not be 4-byte aligned
+  // One row of k floats (k a multiple of 32) into q (k values), d and s (PaddedBlocks(k)
+  // values each, the padding set to 0).
+  void (*quantize_acts)(const float* x, int64_t k, int16_t* q, float* d, int32_t* s);
+  // Quantized rows, any number of tokens (the kernel picks its decode or prefill loop; the
+  // prefill loop of a SIMD level needs x.grouped, and runs the decode loop without it).
+  MatQuantFn matmul_q4_0;
+  MatQuantFn matmul_q8_0;
+  // Float rows, a few tokens at a time (decode); rows need not be 4-byte aligned.
+  GemvFloatFn gemv_f32;
   GemvFloatFn gemv_f16;
   GemvFloatFn gemv_bf16;
   ToFloatFn to_float_q4_0;
@@ -64,7 +99,8 @@ struct KernelTable {
   ToFloatFn to_float_f16;
   ToFloatFn to_float_bf16;
   // y[t * y_stride + r] (+)= w[r * w_stride + i] . x[t * x_stride + i] summed over i < k, for
-  // r < rows and t < n; adds to y when accumulate, else overwrites it.
+  // r < rows and t < n; adds to y when accumulate, else overwrites it. k <= kFloatChunk: one
+  // chunk of the float scheme.
   void (*gemm_f32)(const float* w, int64_t w_stride, int64_t rows, const float* x, int64_t x_stride, int64_t n,
                    int64_t k, float* y, int64_t y_stride, bool accumulate);
   float (*dot_f32)(const float* a, const float* b, int64_t n);
@@ -82,10 +118,9 @@ inline const KernelTable& ActiveKernels() { return KernelsFor(ActiveSimdLevel())
 const KernelTable& ScalarKernels();
 const KernelTable& Avx2Kernels();
 
-// The stored types with a decode kernel and a to_float kernel in every table.
-inline bool HasGemvKernel(DType t) {
-  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
-}
+// Stored types multiplied with int16 activations.
 inline bool UsesQuantizedActs(DType t) { return t == DType::kQ4_0 || t == DType::kQ8_0; }
+// Stored float types with a direct decode kernel.
+inline bool HasFloatGemv(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 
 }  // namespace g4

@@ -1,5 +1,6 @@
 // Plain C++ kernels: the fallback for any CPU and the reference twin every SIMD table is
-// tested against. Integer block products are exact; float sums run in index order.
+// tested against. The matmul kernels follow the float sequences of kernels.h literally, so the
+// SIMD tables must match them bit for bit.
 #include <cmath>
 #include <cstring>
 
@@ -16,8 +17,14 @@ inline float LoadHalf(const uint8_t* p) {
   return HalfToFloat(h);
 }
 
-void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, float* s) {
-  for (int64_t b = 0; b < k / kActBlock; ++b) {
+// The Sum8 order of kernels.h.
+inline float Sum8(const float* acc) {
+  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, int32_t* s) {
+  const int64_t nb = k / kActBlock;
+  for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * kActBlock;
     float amax = 0.0f;
     for (int j = 0; j < kActBlock; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
@@ -32,51 +39,45 @@ void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, float* s) {
       sum += static_cast<int32_t>(v);
     }
     d[b] = scale;
-    s[b] = static_cast<float>(sum);
+    s[b] = sum;
+  }
+  for (int64_t b = nb; b < PaddedBlocks(k); ++b) {
+    d[b] = 0.0f;
+    s[b] = 0;
   }
 }
 
-// Block dot products in int32, scaled and summed in float.
-void GemvQ4_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+// Exact integer dot of one stored block with 32 int16 activations (stored order).
+inline int32_t BlockDotQ4_0(const uint8_t* block, const int16_t* q, int32_t sum_q) {
+  int32_t dot = 0;
+  for (int j = 0; j < 16; ++j) dot += (block[2 + j] & 0x0f) * q[ActPos(j)] + (block[2 + j] >> 4) * q[ActPos(j + 16)];
+  return dot - 8 * sum_q;
+}
+inline int32_t BlockDotQ8_0(const uint8_t* block, const int16_t* q, int32_t) {
+  const int8_t* wq = reinterpret_cast<const int8_t*>(block + 2);
+  int32_t dot = 0;
+  for (int j = 0; j < kActBlock; ++j) dot += wq[j] * q[ActPos(j)];
+  return dot;
+}
+
+// The int16 scheme of kernels.h, one output at a time.
+template <int kBlockBytes, int32_t (*kBlockDot)(const uint8_t*, const int16_t*, int32_t)>
+void MatQuant(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
               int64_t y_stride) {
-  const int64_t nb = x.k / kActBlock;
+  const int64_t nb = x.k / kActBlock, nbp = PaddedBlocks(x.k);
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
     for (int64_t t = 0; t < x.n; ++t) {
       const int16_t* q = x.q + t * x.k;
-      float sum = 0.0f;
+      const float* d = x.d + t * nbp;
+      const int32_t* s = x.s + t * nbp;
+      float acc[kLaneGroup] = {};
       for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* block = row + b * 18;
-        const int16_t* qb = q + b * kActBlock;
-        int32_t dot = 0;
-        for (int j = 0; j < 16; ++j) {
-          dot += ((block[2 + j] & 0x0f) - 8) * qb[ActPos(j)];
-          dot += ((block[2 + j] >> 4) - 8) * qb[ActPos(j + 16)];
-        }
-        sum += static_cast<float>(dot) * (LoadHalf(block) * x.d[t * nb + b]);
+        const uint8_t* block = row + b * kBlockBytes;
+        const float dot = static_cast<float>(kBlockDot(block, q + b * kActBlock, s[b]));
+        acc[b % kLaneGroup] = std::fma(dot, LoadHalf(block) * d[b], acc[b % kLaneGroup]);
       }
-      y[t * y_stride + r] = sum;
-    }
-  }
-}
-
-void GemvQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
-              int64_t y_stride) {
-  const int64_t nb = x.k / kActBlock;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
-    for (int64_t t = 0; t < x.n; ++t) {
-      const int16_t* q = x.q + t * x.k;
-      float sum = 0.0f;
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* block = row + b * 34;
-        const int8_t* wq = reinterpret_cast<const int8_t*>(block + 2);
-        const int16_t* qb = q + b * kActBlock;
-        int32_t dot = 0;
-        for (int j = 0; j < kActBlock; ++j) dot += wq[j] * qb[ActPos(j)];
-        sum += static_cast<float>(dot) * (LoadHalf(block) * x.d[t * nb + b]);
-      }
-      y[t * y_stride + r] = sum;
+      y[t * y_stride + r] = Sum8(acc);
     }
   }
 }
@@ -114,22 +115,28 @@ void ToFloatBf16(const uint8_t* row, float* out, int64_t k) {
 
 void ToFloatF32(const uint8_t* row, float* out, int64_t k) { std::memcpy(out, row, static_cast<size_t>(k) * 4); }
 
+// One chunk (k <= kFloatChunk) of the float scheme: Sum8 of the eight lane sums.
+inline float ChunkDot(const float* w, const float* x, int64_t k) {
+  float acc[kLaneGroup] = {};
+  for (int64_t i = 0; i < k; ++i) acc[i % kLaneGroup] = std::fma(w[i], x[i], acc[i % kLaneGroup]);
+  return Sum8(acc);
+}
+
 template <ToFloatFn kConvert>
 void GemvFloat(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* x, int64_t n, int64_t k,
                int64_t x_stride, float* y, int64_t y_stride) {
   const size_t elem = row_bytes / static_cast<size_t>(k);
-  float row[256];
+  float row[kFloatChunk];
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* src = w + static_cast<size_t>(r) * row_bytes;
-    for (int64_t t = 0; t < n; ++t) {
-      const float* xt = x + t * x_stride;
-      float sum = 0.0f;
-      for (int64_t i0 = 0; i0 < k; i0 += 256) {
-        const int64_t m = k - i0 < 256 ? k - i0 : 256;
-        kConvert(src + static_cast<size_t>(i0) * elem, row, m);
-        for (int64_t i = 0; i < m; ++i) sum += row[i] * xt[i0 + i];
+    for (int64_t i0 = 0; i0 < k; i0 += kFloatChunk) {
+      const int64_t m = k - i0 < kFloatChunk ? k - i0 : kFloatChunk;
+      kConvert(src + static_cast<size_t>(i0) * elem, row, m);
+      for (int64_t t = 0; t < n; ++t) {
+        const float part = ChunkDot(row, x + t * x_stride + i0, m);
+        float& out = y[t * y_stride + r];
+        out = i0 == 0 ? part : out + part;
       }
-      y[t * y_stride + r] = sum;
     }
   }
 }
@@ -138,10 +145,9 @@ void GemmF32(const float* w, int64_t w_stride, int64_t rows, const float* x, int
              float* y, int64_t y_stride, bool accumulate) {
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t r = 0; r < rows; ++r) {
-      float sum = 0.0f;
-      for (int64_t i = 0; i < k; ++i) sum += w[r * w_stride + i] * x[t * x_stride + i];
+      const float part = ChunkDot(w + r * w_stride, x + t * x_stride, k);
       float& out = y[t * y_stride + r];
-      out = accumulate ? out + sum : sum;
+      out = accumulate ? out + part : part;
     }
   }
 }
@@ -167,12 +173,26 @@ void Softcap(float* x, int64_t n, float cap) {
 
 }  // namespace
 
+void GroupActs(const int16_t* q, int64_t k, int16_t* out) {
+  const int64_t nb = k / kActBlock;
+  for (int64_t g = 0; g < PaddedBlocks(k) / kLaneGroup; ++g) {
+    for (int j = 0; j < 16; ++j) {
+      for (int i = 0; i < kLaneGroup; ++i) {
+        int16_t* dst = out + g * 256 + j * 16 + i * 2;
+        const int64_t b = g * kLaneGroup + i;
+        dst[0] = b < nb ? q[b * kActBlock + 2 * j] : 0;
+        dst[1] = b < nb ? q[b * kActBlock + 2 * j + 1] : 0;
+      }
+    }
+  }
+}
+
 const KernelTable& ScalarKernels() {
   static const KernelTable table = {
       SimdLevel::kScalar,
       QuantizeActs,
-      GemvQ4_0,
-      GemvQ8_0,
+      MatQuant<18, BlockDotQ4_0>,
+      MatQuant<34, BlockDotQ8_0>,
       GemvFloat<ToFloatF32>,
       GemvFloat<ToFloatF16>,
       GemvFloat<ToFloatBf16>,

@@ -1,5 +1,8 @@
-// MatMul and MatMulMulti: split the output rows between the pool's threads (each streams its
-// own contiguous part of the weights) and run the kernels of the active SIMD level on them.
+// MatMul and MatMulMulti: quantize the activations where the weights take int16 ones, split the
+// output rows between the pool's threads (each streams its own contiguous part of the
+// weights) and run the kernels of the active SIMD level on them. Every output follows the
+// fixed float sequence of kernels.h, so it does not depend on the number of tokens or the
+// split (batch invariance).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -12,28 +15,33 @@ namespace g4 {
 
 namespace {
 
-// Up to this many tokens a matmul reads the stored rows in place (decode); above it, rows are
-// converted to float a tile at a time and shared by all tokens (prefill).
+// Up to this many tokens a matmul runs the decode loops, which stream the stored rows once for
+// all tokens; above it, the prefill loops, which tile rows and tokens. Both give the same
+// results (kernels.h), so this is a speed choice only.
 constexpr int64_t kGemvMaxTokens = 3;
-// Prefill tiles: kTileRows rows by kTileCols columns of float weights (72 KiB, L2-resident);
-// a multiple of the AVX2 micro-kernel's 3 rows.
+// Prefill work units of Q4_0 / Q8_0 rows: a multiple of the AVX2 kernel's 8-row panels.
+constexpr int64_t kQuantPanelRows = 8;
+// Prefill tiles of rows converted to float: kTileRows rows by kFloatChunk columns (72 KiB,
+// L2-resident); a multiple of the AVX2 micro-kernel's 3 rows.
 constexpr int64_t kTileRows = 18;
-constexpr int64_t kTileCols = 1024;
 // Below this many multiply-adds a product runs on the calling thread.
 constexpr int64_t kMinParallelWork = 32768;
 
-// 32-byte aligned float storage inside a vector (vector loads that straddle cache lines cost
+// 32-byte aligned storage inside a vector (vector loads that straddle cache lines cost
 // the prefill kernel about 20%).
-float* Aligned32(std::vector<float>& v, size_t n) {
-  if (v.size() < n + 8) v.resize(n + 8);
+template <typename T>
+T* Aligned32(std::vector<T>& v, size_t n) {
+  const size_t pad = 32 / sizeof(T);
+  if (v.size() < n + pad) v.resize(n + pad);
   const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<float*>((p + 31) / 32 * 32);
+  return reinterpret_cast<T*>((p + 31) / 32 * 32);
 }
 
 // Per-thread scratch, grown on demand and kept for the next call.
 struct Scratch {
-  std::vector<int16_t> q;
-  std::vector<float> d, s, tile, x;
+  std::vector<int16_t> q, grouped;
+  std::vector<float> d, tile, x;
+  std::vector<int32_t> s;
   std::vector<MatMulJob> packed_jobs;
   std::vector<QActs> acts;
   std::vector<int64_t> first_unit;
@@ -43,13 +51,35 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-void GemvRows(const KernelTable& kt, const MatMulJob& job, int64_t n, const QActs& qx, int64_t r0, int64_t r1) {
+// How one job is computed.
+enum class Path {
+  kQuant,      // Q4_0 / Q8_0 rows times int16 activations (decode and prefill)
+  kFloatGemv,  // float rows, decode
+  kTiles,      // rows converted to float a tile at a time (prefill; every type without kQuant)
+};
+
+Path PathOf(DType type, int64_t n_tokens) {
+  if (UsesQuantizedActs(type)) return Path::kQuant;
+  if (HasFloatGemv(type) && n_tokens <= kGemvMaxTokens) return Path::kFloatGemv;
+  return Path::kTiles;
+}
+
+// Rows per work unit.
+int64_t UnitRows(Path path, int64_t n_tokens) {
+  switch (path) {
+    case Path::kQuant:
+      return n_tokens <= kGemvMaxTokens ? 1 : kQuantPanelRows;
+    case Path::kFloatGemv:
+      return 1;
+    case Path::kTiles:
+      break;
+  }
+  return kTileRows;
+}
+
+void FloatGemvRows(const KernelTable& kt, const MatMulJob& job, int64_t n, int64_t r0, int64_t r1) {
   const WeightRows& w = job.w;
   switch (w.type) {
-    case DType::kQ4_0:
-      return kt.gemv_q4_0(w.data, w.row_bytes, r0, r1, qx, job.y, job.y_stride);
-    case DType::kQ8_0:
-      return kt.gemv_q8_0(w.data, w.row_bytes, r0, r1, qx, job.y, job.y_stride);
     case DType::kF32:
       return kt.gemv_f32(w.data, w.row_bytes, r0, r1, job.x, n, w.in, job.x_stride, job.y, job.y_stride);
     case DType::kF16:
@@ -80,27 +110,81 @@ void RowToFloat(const KernelTable& kt, const WeightRows& w, int64_t r, int64_t c
   }
 }
 
-// Prefill rows [r0, r1): tile by tile, converted once and multiplied with every token. Column
-// chunks start on multiples of 1024, so they stay on block and super-block boundaries.
+// Prefill rows [r0, r1) in float: tile by tile, converted once and multiplied with every
+// token. Column chunks start on multiples of kFloatChunk (1024), so they stay on block and
+// super-block boundaries and form the chunks of the float scheme (kernels.h).
 void GemmRows(const KernelTable& kt, const MatMulJob& job, int64_t n, int64_t r0, int64_t r1) {
   const WeightRows& w = job.w;
   const bool in_place = w.type == DType::kF32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0 &&
                         w.row_bytes % alignof(float) == 0;
   const float* rows = reinterpret_cast<const float*>(w.data);
   const int64_t stride = static_cast<int64_t>(w.row_bytes / sizeof(float));
-  float* tile = in_place ? nullptr : Aligned32(ThreadScratch().tile, static_cast<size_t>(kTileRows * kTileCols));
+  float* tile = in_place ? nullptr : Aligned32(ThreadScratch().tile, static_cast<size_t>(kTileRows * kFloatChunk));
   for (int64_t t0 = r0; t0 < r1; t0 += kTileRows) {
     const int64_t rr = std::min(kTileRows, r1 - t0);
-    for (int64_t c0 = 0; c0 < w.in; c0 += kTileCols) {
-      const int64_t m = std::min(kTileCols, w.in - c0);
+    for (int64_t c0 = 0; c0 < w.in; c0 += kFloatChunk) {
+      const int64_t m = std::min(kFloatChunk, w.in - c0);
       float* y = job.y + t0;
       if (in_place) {
         kt.gemm_f32(rows + t0 * stride + c0, stride, rr, job.x + c0, job.x_stride, n, m, y, job.y_stride, c0 > 0);
         continue;
       }
-      for (int64_t r = 0; r < rr; ++r) RowToFloat(kt, w, t0 + r, c0, m, tile + r * kTileCols);
-      kt.gemm_f32(tile, kTileCols, rr, job.x + c0, job.x_stride, n, m, y, job.y_stride, c0 > 0);
+      for (int64_t r = 0; r < rr; ++r) RowToFloat(kt, w, t0 + r, c0, m, tile + r * kFloatChunk);
+      kt.gemm_f32(tile, kFloatChunk, rr, job.x + c0, job.x_stride, n, m, y, job.y_stride, c0 > 0);
     }
+  }
+}
+
+void RunRows(const KernelTable& kt, Path path, const MatMulJob& job, int64_t n, const QActs& qx, int64_t r0,
+             int64_t r1) {
+  const WeightRows& w = job.w;
+  switch (path) {
+    case Path::kQuant:
+      if (w.type == DType::kQ4_0) return kt.matmul_q4_0(w.data, w.row_bytes, r0, r1, qx, job.y, job.y_stride);
+      return kt.matmul_q8_0(w.data, w.row_bytes, r0, r1, qx, job.y, job.y_stride);
+    case Path::kFloatGemv:
+      return FloatGemvRows(kt, job, n, r0, r1);
+    case Path::kTiles:
+      return GemmRows(kt, job, n, r0, r1);
+  }
+}
+
+// Quantizes the activations of every kQuant job into scratch, once per distinct matrix.
+void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64_t n, Scratch& scratch) {
+  const bool grouped = n > kGemvMaxTokens && kt.level != SimdLevel::kScalar;
+  size_t q_size = 0, d_size = 0;
+  for (int i = 0; i < count; ++i) {
+    if (!UsesQuantizedActs(jobs[i].w.type)) continue;
+    q_size += static_cast<size_t>(n * jobs[i].w.in);
+    d_size += static_cast<size_t>(n * PaddedBlocks(jobs[i].w.in));
+  }
+  int16_t* q_all = Aligned32(scratch.q, q_size);
+  int16_t* g_all = grouped ? Aligned32(scratch.grouped, d_size * kActBlock) : nullptr;
+  if (scratch.d.size() < d_size) scratch.d.resize(d_size);
+  if (scratch.s.size() < d_size) scratch.s.resize(d_size);
+  size_t q_off = 0, d_off = 0;
+  for (int i = 0; i < count; ++i) {
+    const MatMulJob& job = jobs[i];
+    if (!UsesQuantizedActs(job.w.type)) continue;
+    for (int j = 0; j < i && scratch.acts[i].q == nullptr; ++j) {
+      if (scratch.acts[j].q != nullptr && jobs[j].x == job.x && jobs[j].x_stride == job.x_stride &&
+          jobs[j].w.in == job.w.in) {
+        scratch.acts[i] = scratch.acts[j];
+      }
+    }
+    if (scratch.acts[i].q != nullptr) continue;
+    const int64_t k = job.w.in, nbp = PaddedBlocks(k);
+    int16_t* q = q_all + q_off;
+    int16_t* g = grouped ? g_all + d_off * kActBlock : nullptr;
+    float* d = scratch.d.data() + d_off;
+    int32_t* s = scratch.s.data() + d_off;
+    for (int64_t t = 0; t < n; ++t) {
+      kt.quantize_acts(job.x + t * job.x_stride, k, q + t * k, d + t * nbp, s + t * nbp);
+      if (grouped) GroupActs(q + t * k, k, g + t * nbp * kActBlock);
+    }
+    scratch.acts[i] = {q, g, d, s, n, k};
+    q_off += static_cast<size_t>(n * k);
+    d_off += static_cast<size_t>(n * nbp);
   }
 }
 
@@ -110,87 +194,53 @@ void MatMulMulti(const MatMulJob* jobs, int count, int64_t n_tokens, ThreadPool*
   if (count <= 0 || n_tokens <= 0) return;
   const KernelTable& kt = ActiveKernels();
   Scratch& scratch = ThreadScratch();
-  bool gemv = n_tokens <= kGemvMaxTokens;
-  for (int i = 0; i < count; ++i) gemv = gemv && HasGemvKernel(jobs[i].w.type);
-
-  // Decode: quantize each distinct activation matrix once.
   scratch.acts.assign(count, QActs{});
-  if (gemv) {
-    size_t q_size = 0, d_size = 0;
+  QuantizeJobs(kt, jobs, count, n_tokens, scratch);
+
+  // Prefill in float tiles: activations the kernel would read misaligned are copied once to
+  // aligned rows.
+  size_t x_size = 0;
+  auto needs_copy = [&](const MatMulJob& job) {
+    return PathOf(job.w.type, n_tokens) == Path::kTiles &&
+           (reinterpret_cast<uintptr_t>(job.x) % 32 != 0 || job.x_stride % 8 != 0);
+  };
+  for (int i = 0; i < count; ++i) {
+    if (needs_copy(jobs[i])) x_size += static_cast<size_t>(n_tokens * ((jobs[i].w.in + 7) / 8 * 8));
+  }
+  if (x_size > 0) {
+    float* x_copy = Aligned32(scratch.x, x_size);
+    scratch.packed_jobs.assign(jobs, jobs + count);
     for (int i = 0; i < count; ++i) {
-      if (!UsesQuantizedActs(jobs[i].w.type)) continue;
-      q_size += static_cast<size_t>(n_tokens * jobs[i].w.in);
-      d_size += static_cast<size_t>(n_tokens * jobs[i].w.in / kActBlock);
-    }
-    if (scratch.q.size() < q_size) scratch.q.resize(q_size);
-    if (scratch.d.size() < d_size) scratch.d.resize(d_size);
-    if (scratch.s.size() < d_size) scratch.s.resize(d_size);
-    size_t q_off = 0, d_off = 0;
-    for (int i = 0; i < count; ++i) {
-      const MatMulJob& job = jobs[i];
-      if (!UsesQuantizedActs(job.w.type)) continue;
-      for (int j = 0; j < i && scratch.acts[i].q == nullptr; ++j) {
-        if (scratch.acts[j].q != nullptr && jobs[j].x == job.x && jobs[j].x_stride == job.x_stride &&
-            jobs[j].w.in == job.w.in) {
-          scratch.acts[i] = scratch.acts[j];
+      MatMulJob& job = scratch.packed_jobs[i];
+      if (!needs_copy(job)) continue;
+      bool shared = false;
+      for (int j = 0; j < i && !shared; ++j) {
+        if (jobs[j].x == job.x && jobs[j].x_stride == job.x_stride && jobs[j].w.in == job.w.in &&
+            needs_copy(jobs[j])) {
+          job.x = scratch.packed_jobs[j].x;
+          job.x_stride = scratch.packed_jobs[j].x_stride;
+          shared = true;
         }
       }
-      if (scratch.acts[i].q != nullptr) continue;
-      const int64_t k = job.w.in, nb = k / kActBlock;
-      int16_t* q = scratch.q.data() + q_off;
-      float* d = scratch.d.data() + d_off;
-      float* s = scratch.s.data() + d_off;
-      for (int64_t t = 0; t < n_tokens; ++t) kt.quantize_acts(job.x + t * job.x_stride, k, q + t * k, d + t * nb, s + t * nb);
-      scratch.acts[i] = {q, d, s, n_tokens, k};
-      q_off += static_cast<size_t>(n_tokens * k);
-      d_off += static_cast<size_t>(n_tokens * nb);
-    }
-  }
-
-  // Prefill: activations the kernel would read misaligned are copied once to aligned rows.
-  if (!gemv) {
-    size_t x_size = 0;
-    auto needs_copy = [](const MatMulJob& job) {
-      return reinterpret_cast<uintptr_t>(job.x) % 32 != 0 || job.x_stride % 8 != 0;
-    };
-    for (int i = 0; i < count; ++i) {
-      if (needs_copy(jobs[i])) x_size += static_cast<size_t>(n_tokens * ((jobs[i].w.in + 7) / 8 * 8));
-    }
-    if (x_size > 0) {
-      float* x_copy = Aligned32(scratch.x, x_size);
-      scratch.packed_jobs.assign(jobs, jobs + count);
-      for (int i = 0; i < count; ++i) {
-        MatMulJob& job = scratch.packed_jobs[i];
-        if (!needs_copy(job)) continue;
-        bool shared = false;
-        for (int j = 0; j < i && !shared; ++j) {
-          if (jobs[j].x == job.x && jobs[j].x_stride == job.x_stride && jobs[j].w.in == job.w.in &&
-              needs_copy(jobs[j])) {
-            job.x = scratch.packed_jobs[j].x;
-            job.x_stride = scratch.packed_jobs[j].x_stride;
-            shared = true;
-          }
-        }
-        if (shared) continue;
-        const int64_t stride = (job.w.in + 7) / 8 * 8;
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          std::memcpy(x_copy + t * stride, job.x + t * job.x_stride, static_cast<size_t>(job.w.in) * sizeof(float));
-        }
-        job.x = x_copy;
-        job.x_stride = stride;
-        x_copy += n_tokens * stride;
+      if (shared) continue;
+      const int64_t stride = (job.w.in + 7) / 8 * 8;
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        std::memcpy(x_copy + t * stride, job.x + t * job.x_stride, static_cast<size_t>(job.w.in) * sizeof(float));
       }
-      jobs = scratch.packed_jobs.data();
+      job.x = x_copy;
+      job.x_stride = stride;
+      x_copy += n_tokens * stride;
     }
+    jobs = scratch.packed_jobs.data();
   }
 
-  // Work units: rows (decode) or row tiles (prefill), numbered across all jobs.
+  // Work units (groups of rows, see UnitRows), numbered across all jobs.
   scratch.first_unit.resize(count + 1);
   scratch.first_unit[0] = 0;
   int64_t work = 0;
   for (int i = 0; i < count; ++i) {
-    const int64_t units = gemv ? jobs[i].w.rows : (jobs[i].w.rows + kTileRows - 1) / kTileRows;
-    scratch.first_unit[i + 1] = scratch.first_unit[i] + units;
+    const int64_t unit = UnitRows(PathOf(jobs[i].w.type, n_tokens), n_tokens);
+    scratch.first_unit[i + 1] = scratch.first_unit[i] + (jobs[i].w.rows + unit - 1) / unit;
     work += jobs[i].w.rows * jobs[i].w.in * n_tokens;
   }
   const std::vector<QActs>& acts = scratch.acts;
@@ -200,11 +250,9 @@ void MatMulMulti(const MatMulJob* jobs, int count, int64_t n_tokens, ThreadPool*
       const int64_t a = std::max(u0, first_unit[i]) - first_unit[i];
       const int64_t b = std::min(u1, first_unit[i + 1]) - first_unit[i];
       if (a >= b) continue;
-      if (gemv) {
-        GemvRows(kt, jobs[i], n_tokens, acts[i], a, b);
-      } else {
-        GemmRows(kt, jobs[i], n_tokens, a * kTileRows, std::min(jobs[i].w.rows, b * kTileRows));
-      }
+      const Path path = PathOf(jobs[i].w.type, n_tokens);
+      const int64_t unit = UnitRows(path, n_tokens);
+      RunRows(kt, path, jobs[i], n_tokens, acts[i], a * unit, std::min(jobs[i].w.rows, b * unit));
     }
   };
   const int64_t total = first_unit[count];
@@ -213,7 +261,8 @@ void MatMulMulti(const MatMulJob* jobs, int count, int64_t n_tokens, ThreadPool*
   } else {
     // About 8 chunks per thread: enough to even out a thread that runs slower, few enough
     // that each chunk still streams long runs of rows.
-    const int64_t chunk = std::max<int64_t>(gemv ? 32 : 1, total / (8 * pool->size()));
+    const bool decode = n_tokens <= kGemvMaxTokens;
+    const int64_t chunk = std::max<int64_t>(decode ? 32 : 1, total / (8 * pool->size()));
     pool->ParallelForDynamic(total, chunk, run);
   }
 }

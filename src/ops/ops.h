@@ -22,9 +22,10 @@ WeightRows RowsOf(const TensorView& t, int64_t first = 0, int64_t count = -1);
 
 // y[t][o] = sum_i x[t][i] * W[o][i] for t < n_tokens, o < w.rows.
 // x rows are x_stride floats apart, y rows y_stride floats apart.
-// With up to 3 tokens (decode) Q4_0 and Q8_0 rows multiply activations rounded to int16 per
-// 32-value block (ops/kernels.h): each x moves by at most max|block| / 65534. Other types,
-// and every type with more tokens, use float activations.
+// Q4_0 and Q8_0 rows multiply activations rounded to int16 per 32-value block (ops/kernels.h):
+// each x moves by at most max|block| / 65534; other types use float activations.
+// Batch invariant: y[t][o] is the same bits for any n_tokens, any other tokens in the call and
+// any pool size (each output follows one fixed float sequence, see ops/kernels.h).
 void MatMul(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w, float* y, int64_t y_stride,
             ThreadPool* pool);
 // One product of a MatMulMulti batch: y = x . w^T over the batch's n_tokens.

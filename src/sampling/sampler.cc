@@ -68,6 +68,10 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
   if (!std::isfinite(p.presence_penalty)) Fail("sampling: presence_penalty must be finite");
   if (!std::isfinite(p.frequency_penalty)) Fail("sampling: frequency_penalty must be finite");
   if (p.penalty_last_n < -1) Fail("sampling: penalty_last_n must be >= -1, got ", p.penalty_last_n);
+  for (const auto& [id, bias] : p.logit_bias) {
+    if (id < 0 || id >= n_vocab) Fail("sampling: logit_bias token id ", id, " out of range [0, ", n_vocab, ")");
+    if (!std::isfinite(bias)) Fail("sampling: logit_bias of token ", id, " must be finite");
+  }
   if (p.top_logprobs < 0 || p.top_logprobs > 100)
     Fail("sampling: top_logprobs must be in [0, 100], got ", p.top_logprobs);
 }
@@ -133,22 +137,28 @@ int32_t Sampler::Sample(std::span<const float> logits, std::span<const uint64_t>
   if (!allowed.empty() && allowed.size() != words)
     Fail("sampling: allowed-token mask has ", allowed.size(), " words, expected ", words);
 
-  // 1. Overrides: forbidden tokens, then penalties over the distinct tokens of the window.
+  // 1. Overrides: forbidden tokens, then logit biases, then penalties over the distinct tokens
+  // of the window.
   overrides_.clear();
   for (int32_t id : forbidden_ids_) overrides_.push_back({kNegInf, id});
+  std::map<int32_t, float> adjusted;
+  for (const auto& [t, bias] : p.logit_bias)
+    if (!forbidden_[t] && !std::isnan(logits[t]) && logits[t] != kNegInf) adjusted[t] = logits[t] + bias;
   if (!history_.empty() &&
       (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f)) {
     std::map<int32_t, int> counts;
     for (int32_t t : history_)
       if (t >= 0 && t < n_vocab_ && !forbidden_[t]) ++counts[t];
     for (const auto& [t, c] : counts) {
-      float l = logits[t];
+      const auto biased = adjusted.find(t);
+      float l = biased != adjusted.end() ? biased->second : logits[t];
       if (std::isnan(l) || l == kNegInf) continue;
       l = l > 0 ? l / p.repetition_penalty : l * p.repetition_penalty;
       l -= static_cast<float>(c) * p.frequency_penalty + p.presence_penalty;
-      overrides_.push_back({l, t});
+      adjusted[t] = l;
     }
   }
+  for (const auto& [t, l] : adjusted) overrides_.push_back({l, t});
   std::sort(overrides_.begin(), overrides_.end(), [](const Cand& a, const Cand& b) { return a.id < b.id; });
 
   int32_t chosen = -1;

@@ -2,7 +2,7 @@
 // forbidden tokens and an optional allowed-token mask (from a grammar), seeded and reproducible.
 //
 // Order (Hugging Face's, which Google's recommended settings were made for): forbidden tokens and
-// the mask -> penalties -> greedy if temperature == 0 -> top-k -> temperature -> top-p -> min-p
+// the mask -> logit biases -> penalties -> greedy if temperature == 0 -> top-k -> temperature -> top-p -> min-p
 // -> draw. Penalties follow llama.cpp / OpenAI: over the last `penalty_last_n` accepted tokens,
 // each distinct token with count c gets logit / repetition_penalty if positive (times it if not),
 // then minus c * frequency_penalty and minus presence_penalty.
@@ -17,6 +17,7 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace g4 {
@@ -32,6 +33,7 @@ struct SamplingParams {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   int32_t penalty_last_n = 64;   // window of accepted tokens for penalties; -1: all of them
+  std::vector<std::pair<int32_t, float>> logit_bias;  // (token id, added to its logit), OpenAI's
   uint64_t seed = 0;
   bool logprobs = false;         // report the chosen token's log-probability
   int32_t top_logprobs = 0;      // and this many most likely alternatives (0..100)

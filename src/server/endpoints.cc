@@ -120,29 +120,6 @@ std::string OpenAiFinishReason(const GenerateResult& r, bool has_tool_calls) {
   return has_tool_calls ? "tool_calls" : "stop";
 }
 
-// tool_choice: none forbids the call token; required and a named tool start the answer with
-// the call (the JSON-schema constraint, which applies to a plain answer, is then dropped).
-void ApplyToolChoice(const Model& model, const ChatCompletionRequest& r, PreparedChat& prepared) {
-  const Tokenizer& tokenizer = model.tokenizer();
-  const auto call_token = tokenizer.Find("<|tool_call>");
-  if (r.tool_choice == ToolChoice::kAuto) return;
-  if (!call_token) throw ApiError(400, "this model's vocabulary has no <|tool_call> token", "tool_choice");
-  if (r.tool_choice == ToolChoice::kNone) {
-    prepared.options.forbidden_tokens.push_back(*call_token);
-    return;
-  }
-  std::string forced = "<|tool_call>";
-  if (r.tool_choice == ToolChoice::kNamed) {
-    if (prepared.declared_tools.count(r.tool_choice_name) == 0) {
-      throw ApiError(400, Concat("tool_choice names '", r.tool_choice_name, "', which is not in 'tools'"),
-                     "tool_choice.function.name");
-    }
-    forced += "call:" + r.tool_choice_name + "{";
-  }
-  prepared.options.forced_tokens = tokenizer.Encode(forced, /*parse_special=*/true);
-  prepared.options.grammar = nullptr;
-}
-
 void CheckContext(const EndpointContext& ctx, size_t prompt_tokens) {
   if (static_cast<int64_t>(prompt_tokens) > ctx.scheduler->context()) {
     throw ApiError(400,
@@ -181,7 +158,6 @@ void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& r
     if (r.chat.max_tokens < 0) r.chat.max_tokens = ctx.default_max_tokens;
     PreparedChat prepared = PrepareChat(*ctx.model, r.chat);
     CheckContext(ctx, prepared.ids.size());
-    ApplyToolChoice(*ctx.model, r, prepared);
     prepared.options.stop_after_first_tool_call = !r.parallel_tool_calls;
     prepared.options.sampling.logprobs = r.logprobs;
     prepared.options.sampling.top_logprobs = r.top_logprobs;

@@ -220,6 +220,7 @@ Status Server::Run() {
       so.max_queue = impl.options.max_queue;
       so.batch_tokens = impl.options.batch_tokens;
       so.checkpoints = impl.options.checkpoints;
+      so.kv_type = ParseKvType(impl.options.kv_type);
       impl.scheduler = std::make_unique<BatchScheduler>(*impl.model, impl.model->tokenizer(), so);
       impl.ctx.model = impl.model.get();
       impl.ctx.scheduler = impl.scheduler.get();

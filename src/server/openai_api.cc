@@ -1,5 +1,6 @@
 #include "server/openai_api.h"
 
+#include <cstdlib>
 #include <random>
 
 #include "base/error.h"
@@ -91,6 +92,18 @@ SamplingOptions SamplingFields(const json& body) {
   if (auto x = NumberField(body, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*x);
   if (auto x = NumberField(body, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*x);
   if (auto x = NumberField(body, "repetition_penalty", 0.01, 10)) s.repetition_penalty = static_cast<float>(*x);
+  if (const json* bias = Field(body, "logit_bias")) {
+    if (!bias->is_object()) BadField("logit_bias", "expected an object of token id -> bias");
+    for (const auto& [key, value] : bias->items()) {
+      char* end = nullptr;
+      const long id = std::strtol(key.c_str(), &end, 10);
+      if (key.empty() || *end != '\0' || id < 0 || id > INT32_MAX) BadField("logit_bias", Concat("'", key, "' is not a token id"));
+      if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100) {
+        BadField(Concat("logit_bias.", key), "expected a number in [-100, 100]");
+      }
+      s.logit_bias[static_cast<int32_t>(id)] = value.get<float>();
+    }
+  }
   if (const json* v = Field(body, "seed")) {
     if (!v->is_number_integer()) BadField("seed", Concat("expected an integer, got ", v->type_name()));
     s.seed = v->is_number_unsigned() ? v->get<uint64_t>() : static_cast<uint64_t>(v->get<int64_t>());
@@ -173,24 +186,19 @@ ChatCompletionRequest ParseChatCompletionRequest(const json& body) {
   if (const json* choice = Field(body, "tool_choice")) {
     if (choice->is_string()) {
       const std::string c = choice->get<std::string>();
-      if (c == "auto") r.tool_choice = ToolChoice::kAuto;
-      else if (c == "none") r.tool_choice = ToolChoice::kNone;
-      else if (c == "required") r.tool_choice = ToolChoice::kRequired;
-      else BadField("tool_choice", Concat("expected \"auto\", \"none\", \"required\" or an object, got \"", c, "\""));
+      if (c != "auto" && c != "none" && c != "required") {
+        BadField("tool_choice", Concat("expected \"auto\", \"none\", \"required\" or an object, got \"", c, "\""));
+      }
     } else if (choice->is_object()) {
       const json* f = Field(*choice, "function");
       const json* name = f != nullptr && f->is_object() ? Field(*f, "name") : nullptr;
       if (name == nullptr || !name->is_string()) BadField("tool_choice.function.name", "expected a string");
-      r.tool_choice = ToolChoice::kNamed;
-      r.tool_choice_name = name->get<std::string>();
     } else {
       BadField("tool_choice", Concat("expected a string or an object, got ", choice->type_name()));
     }
-    if (r.tool_choice != ToolChoice::kAuto && r.tool_choice != ToolChoice::kNone && r.chat.tools.is_null()) {
-      BadField("tool_choice", "needs 'tools'");
-    }
+    if (*choice != "auto" && *choice != "none" && r.chat.tools.is_null()) BadField("tool_choice", "needs 'tools'");
+    r.chat.tool_choice = *choice;
   }
-
   // Thinking: chat_template_kwargs.enable_thinking (llama.cpp, vLLM) or reasoning_effort.
   if (const json* effort = Field(body, "reasoning_effort")) {
     if (!effort->is_string()) BadField("reasoning_effort", "expected a string");

@@ -38,15 +38,11 @@ class ApiError : public std::runtime_error {
 nlohmann::json ErrorBody(int status, const std::string& message, const std::string& param = "",
                          const std::string& code = "");
 
-enum class ToolChoice { kAuto, kNone, kRequired, kNamed };
-
 struct ChatCompletionRequest {
   ChatRequest chat;
   std::string model;
   bool stream = false;
   bool include_usage = false;
-  ToolChoice tool_choice = ToolChoice::kAuto;
-  std::string tool_choice_name;
   bool parallel_tool_calls = true;
   bool logprobs = false;
   int top_logprobs = 0;

@@ -13,7 +13,8 @@ double SecondsBetween(Clock::time_point a, Clock::time_point b) { return std::ch
 }  // namespace
 
 struct BatchScheduler::Slot {
-  Slot(const ModelConfig& config, int context, int checkpoints) : seq(config, context, checkpoints) {}
+  Slot(const ModelConfig& config, int context, int checkpoints, DType kv_type)
+      : seq(config, context, checkpoints, kv_type) {}
   CachedSequence seq;
   std::shared_ptr<ScheduledRequest> request;  // null while idle
   std::unique_ptr<SequenceDecoder> decoder;
@@ -40,7 +41,7 @@ BatchScheduler::BatchScheduler(const Model& model, const Tokenizer& tokenizer, c
   }
   if (auto id = tokenizer.Find("<|turn>")) turn_start_ = *id;
   for (int i = 0; i < options_.parallel; ++i) {
-    slots_.push_back(std::make_unique<Slot>(model.config(), options_.context, options_.checkpoints));
+    slots_.push_back(std::make_unique<Slot>(model.config(), options_.context, options_.checkpoints, options_.kv_type));
   }
   stats_.slots = options_.parallel;
   thread_ = std::thread([this] { Loop(); });

@@ -30,6 +30,7 @@ struct SchedulerOptions {
   int max_queue = 64;        // requests waiting for a slot; more are refused
   int batch_tokens = 512;    // most tokens in one forward pass
   int checkpoints = 8;       // ring checkpoints kept per slot for prefix reuse
+  DType kv_type = DType::kF16;
 };
 
 // One generation request. The callbacks run on the scheduler's thread and must be quick.

@@ -223,13 +223,14 @@ void BpeTokenizer::EncodeText(std::string_view text, Scratch& scratch,
   }
 }
 
-std::vector<int32_t> BpeTokenizer::Encode(std::string_view text, bool parse_special) const {
+std::vector<int32_t> BpeTokenizer::EncodeImpl(std::string_view text, bool parse_special,
+                                              std::span<const TextSpan> plain) const {
   CheckInput(text);
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 8);
   Scratch scratch;
   SplitOnSpecial(
-      text, parse_special, [&](std::string_view run) { EncodeText(run, scratch, &out); },
+      text, parse_special, plain, [&](std::string_view run) { EncodeText(run, scratch, &out); },
       [&](int32_t id) { out.push_back(id); });
   return out;
 }
@@ -321,12 +322,13 @@ void SpmTokenizer::EncodeText(std::string_view raw, std::vector<int32_t>* out) c
   }
 }
 
-std::vector<int32_t> SpmTokenizer::Encode(std::string_view text, bool parse_special) const {
+std::vector<int32_t> SpmTokenizer::EncodeImpl(std::string_view text, bool parse_special,
+                                              std::span<const TextSpan> plain) const {
   CheckInput(text);
   std::vector<int32_t> out;
   bool prev_special = true;  // llama.cpp: a '▁' prefix at the start and after each special token
   SplitOnSpecial(
-      text, parse_special,
+      text, parse_special, plain,
       [&](std::string_view run) {
         if (add_space_prefix_ && prev_special) {
           std::string prefixed = " ";

@@ -93,7 +93,8 @@ void LoadCommon(const GgufFile& gguf, std::vector<std::string>* pieces,
   for (size_t i = 0; i < n; ++i) {
     const TokenKind k = (*kinds)[i];
     if (k == TokenKind::kControl || k == TokenKind::kUnknown || k == TokenKind::kUserDefined) {
-      (*matcher)->Add((*pieces)[i], static_cast<int32_t>(i), k == TokenKind::kUserDefined);
+      (*matcher)->Add((*pieces)[i], static_cast<int32_t>(i),
+                      k == TokenKind::kUserDefined ? TokenMatcher::kMarkup : TokenMatcher::kSpecial);
     }
   }
 }

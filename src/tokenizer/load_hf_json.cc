@@ -388,8 +388,14 @@ std::unique_ptr<Tokenizer> LoadHfJson(const std::string& path) {
   tok->add_space_prefix_ = false;
 
   tok->matcher_ = std::make_unique<TokenMatcher>();
-  for (const Added& a : added)
-    tok->matcher_->Add(a.content, static_cast<int32_t>(a.id), !a.special);
+  for (const Added& a : added) {
+    // Non-special added tokens that are markers (<|tool_call>, ... where a file flags them so)
+    // still never match inside user text.
+    const TokenKind kind = tok->kinds_[a.id];
+    const bool marker = kind == TokenKind::kControl || kind == TokenKind::kUserDefined;
+    tok->matcher_->Add(a.content, static_cast<int32_t>(a.id),
+                       a.special ? TokenMatcher::kSpecial : marker ? TokenMatcher::kMarkup : TokenMatcher::kText);
+  }
   tok->bos_id_ = tok->eos_id_ = tok->pad_id_ = tok->unk_id_ = -1;
   tok->FinishVocab(path);
   // tokenizer.json does not name bos/eos/pad (tokenizer_config.json does): use Gemma's names.

@@ -222,7 +222,7 @@ void MergeTable::Insert(int32_t left, int32_t right, int32_t rank, int32_t merge
   }
 }
 
-void TokenMatcher::Add(std::string_view text, int32_t id, bool always) {
+void TokenMatcher::Add(std::string_view text, int32_t id, Level level) {
   if (text.empty()) return;
   int32_t node = 0;
   for (char c : text) {
@@ -231,19 +231,18 @@ void TokenMatcher::Add(std::string_view text, int32_t id, bool always) {
     if (inserted) nodes_.emplace_back();
     node = it->second;
   }
-  if (nodes_[node].id < 0) nodes_[node] = Node{id, always};
+  if (nodes_[node].id < 0) nodes_[node] = Node{id, level};
   first_byte_[static_cast<uint8_t>(text[0])] = true;
 }
 
-size_t TokenMatcher::Match(std::string_view text, size_t pos, bool parse_special,
-                           int32_t* id) const {
+size_t TokenMatcher::Match(std::string_view text, size_t pos, Level max_level, int32_t* id) const {
   size_t best = 0;
   int32_t node = 0;
   for (size_t j = pos; j < text.size(); ++j) {
     node = Child(node, static_cast<uint8_t>(text[j]));
     if (node < 0) break;
     const Node& n = nodes_[node];
-    if (n.id >= 0 && (parse_special || n.always)) {
+    if (n.id >= 0 && n.level <= max_level) {
       best = j - pos + 1;
       *id = n.id;
     }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,11 @@ class PieceIndex;
 class TokenMatcher;
 }  // namespace tokenizer_internal
 
+// A byte range [begin, end) of a text.
+struct TextSpan {
+  size_t begin = 0, end = 0;
+};
+
 class Tokenizer {
  public:
   // Throw g4::Error naming the file and key/field (or byte offset) at fault.
@@ -56,7 +62,18 @@ class Tokenizer {
   // and user-defined ones, and for tokenizer.json every added token) become their ids; without
   // it only the always-matched ones do (GGUF USER_DEFINED, tokenizer.json non-special added).
   // Invalid UTF-8 in `text` throws g4::Error naming the byte offset.
-  virtual std::vector<int32_t> Encode(std::string_view text, bool parse_special = true) const = 0;
+  std::vector<int32_t> Encode(std::string_view text, bool parse_special = true) const {
+    return EncodeImpl(text, parse_special, {});
+  }
+  // Input marking (llama.cpp's name) for rendered chat prompts: special tokens are parsed only
+  // outside the `plain` spans (sorted, disjoint), which hold user-supplied text. Inside them no
+  // control or user-defined token is ever matched (a user writing "<|turn>" gets the characters,
+  // not the token); the added tokens of ordinary text (newline runs, ...) still are. Text is
+  // BPE'd across span borders as if unmarked, so a prompt without such spellings encodes exactly
+  // as Encode(text, true) does.
+  std::vector<int32_t> EncodeMarked(std::string_view text, std::span<const TextSpan> plain) const {
+    return EncodeImpl(text, true, plain);
+  }
 
   // Per-token accessors; `id` must be in [0, vocab_size()) (Decode and StreamDecoder check ids).
   // The vocabulary string of a token ("▁the", "<0x0A>", "<|turn>").
@@ -93,10 +110,13 @@ class Tokenizer {
   Tokenizer();
   // Builds bytes_, the piece index and checks the special ids; call once pieces_/kinds_ are set.
   void FinishVocab(const std::string& source);
-  // Calls on_text(segment) / on_token(id) for the pieces of `text` between matched tokens.
+  virtual std::vector<int32_t> EncodeImpl(std::string_view text, bool parse_special,
+                                          std::span<const TextSpan> plain) const = 0;
+  // Calls on_text(segment) / on_token(id) for the pieces of `text` between matched tokens (see
+  // EncodeMarked for `plain`).
   template <typename OnText, typename OnToken>
-  void SplitOnSpecial(std::string_view text, bool parse_special, OnText on_text,
-                      OnToken on_token) const;
+  void SplitOnSpecial(std::string_view text, bool parse_special, std::span<const TextSpan> plain,
+                      OnText on_text, OnToken on_token) const;
 
   std::vector<std::string> pieces_;
   std::vector<TokenKind> kinds_;

@@ -131,18 +131,22 @@ class MergeTable {
 // can overlap or nest.
 class TokenMatcher {
  public:
-  // always: matched even without parse_special. Empty strings are ignored.
-  void Add(std::string_view text, int32_t id, bool always);
+  // When a token is matched: kText always (added tokens of ordinary text: newline runs, ...),
+  // kMarkup also without parse_special but never inside user text (GGUF USER_DEFINED markers
+  // such as <|tool_call>), kSpecial only with parse_special.
+  enum Level : uint8_t { kText = 0, kMarkup = 1, kSpecial = 2 };
+  // Empty strings are ignored.
+  void Add(std::string_view text, int32_t id, Level level);
   bool empty() const { return nodes_.size() <= 1; }
   // False when no token starts with this byte (the common case, checked inline).
   bool MayStart(uint8_t byte) const { return first_byte_[byte]; }
-  // Length of the longest allowed token at text[pos...] (0: none); its id in *id.
-  size_t Match(std::string_view text, size_t pos, bool parse_special, int32_t* id) const;
+  // Length of the longest token of level <= max_level at text[pos...] (0: none); its id in *id.
+  size_t Match(std::string_view text, size_t pos, Level max_level, int32_t* id) const;
 
  private:
   struct Node {
     int32_t id = -1;
-    bool always = false;
+    Level level = kSpecial;
   };
   int32_t Child(int32_t node, uint8_t byte) const {
     auto it = edges_.find((static_cast<uint64_t>(node) << 8) | byte);
@@ -196,7 +200,8 @@ struct MergeList {
 class BpeTokenizer : public Tokenizer {
  public:
   enum class Flavor { kHfJson, kGgufGemma4 };
-  std::vector<int32_t> Encode(std::string_view text, bool parse_special) const override;
+  std::vector<int32_t> EncodeImpl(std::string_view text, bool parse_special,
+                                  std::span<const TextSpan> plain) const override;
 
  private:
   friend std::unique_ptr<Tokenizer> LoadHfJson(const std::string& path);
@@ -229,7 +234,8 @@ class BpeTokenizer : public Tokenizer {
 // llama.cpp's SentencePiece-style merge by score (GGUF "llama").
 class SpmTokenizer : public Tokenizer {
  public:
-  std::vector<int32_t> Encode(std::string_view text, bool parse_special) const override;
+  std::vector<int32_t> EncodeImpl(std::string_view text, bool parse_special,
+                                  std::span<const TextSpan> plain) const override;
 
  private:
   friend std::unique_ptr<Tokenizer> LoadGgufSpm(const GgufFile& gguf);
@@ -249,17 +255,34 @@ std::unique_ptr<Tokenizer> LoadGgufSpm(const GgufFile& gguf);
 namespace g4 {
 
 template <typename OnText, typename OnToken>
-void Tokenizer::SplitOnSpecial(std::string_view text, bool parse_special, OnText on_text,
-                               OnToken on_token) const {
+void Tokenizer::SplitOnSpecial(std::string_view text, bool parse_special, std::span<const TextSpan> plain,
+                               OnText on_text, OnToken on_token) const {
+  using tokenizer_internal::TokenMatcher;
+  const TokenMatcher::Level level = parse_special ? TokenMatcher::kSpecial : TokenMatcher::kMarkup;
   size_t start = 0;
   size_t pos = 0;
+  size_t span = 0;  // the first plain span not ending before pos
   while (pos < text.size()) {
     int32_t id = -1;
     if (!matcher_->MayStart(static_cast<uint8_t>(text[pos]))) {
       ++pos;
       continue;
     }
-    const size_t len = matcher_->Match(text, pos, parse_special, &id);
+    while (span < plain.size() && plain[span].end <= pos) ++span;
+    size_t len;
+    if (span < plain.size() && plain[span].begin <= pos) {
+      len = matcher_->Match(text, pos, TokenMatcher::kText, &id);  // user text
+    } else {
+      // Markup: a token may not reach into the user text that follows.
+      const size_t limit = span < plain.size() ? plain[span].begin : text.size();
+      len = matcher_->Match(text.substr(0, limit), pos, level, &id);
+      int32_t text_id = -1;
+      const size_t text_len = matcher_->Match(text, pos, TokenMatcher::kText, &text_id);
+      if (text_len > len) {
+        len = text_len;
+        id = text_id;
+      }
+    }
     if (len == 0) {
       ++pos;
       continue;

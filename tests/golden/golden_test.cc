@@ -37,6 +37,7 @@ std::vector<float> Evaluate(const std::string& model_path, const std::vector<int
   SessionConfig config;
   config.context = static_cast<int>(tokens.size());
   config.n_threads = 2;
+  config.kv_type = "f32";  // the references keep exact float32 keys and values
   std::unique_ptr<Session> session;
   st = Session::Create(*model, config, &session);
   EXPECT_TRUE(st.ok()) << st.message();

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corpus_session.h"
 #include "g4/chat.h"
 
 namespace fs = std::filesystem;
@@ -30,19 +31,8 @@ int main(int argc, char** argv) {
   const bool think = argc > 6 && std::string(argv[6]) == "--think";
 
   std::unique_ptr<g4::LoadedModel> model;
-  g4::Status st = g4::LoadedModel::Load(argv[2], &model);
-  if (!st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 1;
-  }
-  g4::SessionConfig config;
-  config.context = 1024;
   std::unique_ptr<g4::ChatSession> session;
-  st = g4::ChatSession::Create(*model, config, &session);
-  if (!st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 1;
-  }
+  if (!g4::corpus::OpenSession(argv[2], 1024, &model, &session)) return 1;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(schema_dir)) {
     if (e.path().extension() == ".json") files.push_back(e.path());
@@ -67,7 +57,7 @@ int main(int argc, char** argv) {
       request.sampling.top_p = 1.0f;
       request.sampling.seed = seed + static_cast<uint64_t>(i);
       g4::ChatResult result;
-      st = session->Respond(request, {}, &result);
+      const g4::Status st = session->Respond(request, {}, &result);
       if (!st.ok()) {
         std::cerr << file.filename().string() << " sample " << i << ": " << st.message() << "\n";
         ++failures;

@@ -15,6 +15,9 @@ namespace g4 {
 namespace {
 
 const std::string kModels = std::string(G4_TEST_DATA_DIR) + "/models";
+// F16, the default: keys and values are rounded the same way whether they are read in the pass
+// that made them or from the cache later.
+constexpr DType kKvType = DType::kF16;
 
 std::vector<int32_t> RandomTokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -29,6 +32,7 @@ std::vector<float> Reference(const Model& model, const std::vector<int32_t>& tok
   SessionOptions options;
   options.max_context = 256;
   options.n_threads = 1;
+  options.kv_type = kKvType;
   Gemma4Session session(model, options);
   std::vector<float> logits;
   session.Eval(tokens.data(), static_cast<int64_t>(tokens.size()), false, &logits);
@@ -42,9 +46,10 @@ double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-// Matmuls over different numbers of tokens may round differently until every kernel is batch
-// invariant; attention itself visits keys in the same order either way.
-constexpr double kTolerance = 2e-4;
+// Every kernel computes a token's result the same way whatever else is in the pass, and
+// attention visits keys in position order whatever their source: the logits must be equal to
+// the last bit, not merely close.
+constexpr double kTolerance = 0.0;
 
 class BatchDecodeTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -62,7 +67,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
   std::vector<std::unique_ptr<KvCache>> caches;
   for (size_t s = 0; s < lengths.size(); ++s) {
     seqs.push_back(RandomTokens(lengths[s] + 6, config.vocab_size, 100 + s));
-    caches.push_back(std::make_unique<KvCache>(config, 256));
+    caches.push_back(std::make_unique<KvCache>(config, 256, kKvType));
   }
   std::vector<std::vector<float>> logits(lengths.size());
   const std::vector<int> chunk = {7, 9, 13};
@@ -80,7 +85,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
   }
   for (size_t s = 0; s < seqs.size(); ++s) {
     const std::vector<int32_t> prefix(seqs[s].begin(), seqs[s].begin() + lengths[s]);
-    EXPECT_LT(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " after prefill";
+    EXPECT_LE(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " after prefill";
   }
   for (int step = 0; step < 6; ++step) {
     std::vector<SequenceStep> steps;
@@ -90,7 +95,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
     decoder.Forward(steps);
     for (size_t s = 0; s < seqs.size(); ++s) {
       const std::vector<int32_t> prefix(seqs[s].begin(), seqs[s].begin() + lengths[s] + step + 1);
-      EXPECT_LT(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " step " << step;
+      EXPECT_LE(MaxAbsDiff(logits[s], Reference(*model_, prefix)), kTolerance) << "sequence " << s << " step " << step;
     }
   }
 }
@@ -100,6 +105,7 @@ TEST_P(BatchDecodeTest, CheckpointRewindsPastTheSlidingWindow) {
   SessionOptions options;
   options.max_context = 256;
   options.n_threads = 2;
+  options.kv_type = kKvType;
   Gemma4Session session(*model_, options);
   const std::vector<int32_t> shared = RandomTokens(20, config.vocab_size, 7);
   const std::vector<int32_t> first_tail = RandomTokens(30, config.vocab_size, 8);
@@ -117,7 +123,7 @@ TEST_P(BatchDecodeTest, CheckpointRewindsPastTheSlidingWindow) {
   session.Eval(second_tail.data(), 5, false, &logits);
   std::vector<int32_t> expected = shared;
   expected.insert(expected.end(), second_tail.begin(), second_tail.end());
-  EXPECT_LT(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
+  EXPECT_LE(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
 }
 
 TEST_P(BatchDecodeTest, TruncateWithinReach) {
@@ -125,6 +131,7 @@ TEST_P(BatchDecodeTest, TruncateWithinReach) {
   SessionOptions options;
   options.max_context = 256;
   options.n_threads = 1;
+  options.kv_type = kKvType;
   Gemma4Session session(*model_, options);
   const std::vector<int32_t> tokens = RandomTokens(12, config.vocab_size, 11);
   session.Eval(tokens.data(), 12, false, nullptr);
@@ -148,11 +155,11 @@ TEST_P(BatchDecodeTest, TruncateWithinReach) {
   session.Eval(other.data(), 1, false, &logits);
   std::vector<int32_t> expected(tokens.begin(), tokens.begin() + target);
   expected.push_back(other[0]);
-  EXPECT_LT(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
+  EXPECT_LE(MaxAbsDiff(logits, Reference(*model_, expected)), kTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, BatchDecodeTest,
-                         ::testing::Values("tiny-all.f32.gguf", "tiny-e2b.f32.gguf", "tiny-dense.f32.gguf",
+                         ::testing::Values("tiny-all.f32.gguf", "tiny-e2b.q8_0.gguf", "tiny-dense.q4_0.gguf", "tiny-all.bf16.gguf",
                                            "tiny-moe.f32.gguf"),
                          [](const auto& info) {
                            std::string name = info.param;

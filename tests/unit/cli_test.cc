@@ -60,9 +60,9 @@ TEST(Cli, InfoJsonCountsParametersAndMemory) {
   EXPECT_EQ(j["n_layers"], 10);
   EXPECT_EQ(j["layer_pattern"], "SSSSFSSSSF");
   EXPECT_EQ(j["first_kv_shared_layer"], 5);
-  // KV cache at context 100, float32: owning layers 0-4 only; sliding ones hold their window (16).
-  // tiny-e2b: 1 KV head, head dims 32 (sliding) / 64 (full).
-  const int64_t expected_kv = 2 * 4 * (4 * 16 * 32 + 1 * 100 * 64);
+  // KV cache at context 100, float16 (the default): owning layers 0-4 only; sliding ones hold
+  // their window (16). tiny-e2b: 1 KV head, head dims 32 (sliding) / 64 (full).
+  const int64_t expected_kv = 2 * 2 * (4 * 16 * 32 + 1 * 100 * 64);
   EXPECT_EQ(j["memory"]["kv_cache_bytes"], expected_kv);
   int64_t elements = 0;
   for (auto& [type, tc] : j["tensor_types"].items()) elements += tc["elements"].get<int64_t>();

@@ -114,9 +114,12 @@ std::set<int64_t> HeldPositions(const KvCache& cache, int layer) {
     const int64_t pos = view.pos[s];
     if (pos < 0) continue;
     EXPECT_TRUE(held.insert(pos).second) << "position " << pos << " held twice";
+    std::vector<float> k(view.kv_dim), v(view.kv_dim);
+    DequantizeRow(view.type, view.KeyRow(s), k.data(), view.kv_dim);
+    DequantizeRow(view.type, view.ValueRow(s), v.data(), view.kv_dim);
     for (int64_t d = 0; d < view.kv_dim; ++d) {
-      EXPECT_EQ(view.k[s * view.kv_dim + d], KValue(pos, d)) << "slot " << s << " lane " << d;
-      EXPECT_EQ(view.v[s * view.kv_dim + d], VValue(pos, d)) << "slot " << s << " lane " << d;
+      EXPECT_EQ(k[d], KValue(pos, d)) << "slot " << s << " lane " << d;
+      EXPECT_EQ(v[d], VValue(pos, d)) << "slot " << s << " lane " << d;
     }
   }
   return held;
@@ -233,9 +236,10 @@ TEST(KvCacheDeathTest, SharedLayerHasNoCache) {
 TEST(KvCacheTest, BytesAtContextFormula) {
   const ModelConfig c = SmallConfig();
   for (int64_t ctx : {1, 5, 8, 9, 100}) {
-    for (size_t bpv : {2u, 4u}) {
+    for (DType type : {DType::kF16, DType::kF32}) {
+      const size_t bpv = type == DType::kF16 ? 2 : 4;
       const size_t want = 2 * std::min<int64_t>(8, ctx) * 2 * 4 * bpv + 2 * ctx * 1 * 6 * bpv;
-      EXPECT_EQ(KvCache::BytesAtContext(c, ctx, bpv), want) << "ctx " << ctx << " bpv " << bpv;
+      EXPECT_EQ(KvCache::BytesAtContext(c, ctx, type), want) << "ctx " << ctx << " bytes per value " << bpv;
     }
   }
 }
@@ -261,9 +265,12 @@ TEST(KvCacheTest, BytesAtContextE2BLayout) {
   }
   c.Finalize("e2b");
   ASSERT_EQ(c.n_kv_owning_layers(), 15);
-  EXPECT_EQ(KvCache::BytesAtContext(c, 512, 2), 512u * 18 * 1024);
-  EXPECT_EQ(KvCache::BytesAtContext(c, 100, 2), 100u * 18 * 1024);
-  EXPECT_EQ(KvCache::BytesAtContext(c, 1512, 2) - KvCache::BytesAtContext(c, 512, 2), 1000u * 6 * 1024);
+  EXPECT_EQ(KvCache::BytesAtContext(c, 512, DType::kBF16), 512u * 18 * 1024);
+  EXPECT_EQ(KvCache::BytesAtContext(c, 100, DType::kBF16), 100u * 18 * 1024);
+  EXPECT_EQ(KvCache::BytesAtContext(c, 1512, DType::kBF16) - KvCache::BytesAtContext(c, 512, DType::kBF16),
+            1000u * 6 * 1024);
+  // Q8_0: 34 bytes per 32 values.
+  EXPECT_EQ(KvCache::BytesAtContext(c, 512, DType::kQ8_0), 512u * 18 * 1024 / 64 * 34);
 }
 
 }  // namespace

@@ -111,18 +111,34 @@ TEST(SimdLevelTest, ScalarAlwaysSupportedAndSettable) {
   std::printf("\n");
 }
 
+// Sum over the row of |w_i| * |x_i| (dequantized): the scale of float rounding in a dot.
+double Magnitude(DType type, const uint8_t* row, const float* x, int64_t k) {
+  std::vector<float> w(k);
+  DequantizeRow(type, row, w.data(), k);
+  double m = 0;
+  for (int64_t i = 0; i < k; ++i) m += std::fabs(static_cast<double>(w[i]) * x[i]);
+  return m;
+}
+
 struct Quantized {
-  std::vector<int16_t> q;
-  std::vector<float> d, s;
+  std::vector<int16_t> q, grouped;
+  std::vector<float> d;
+  std::vector<int32_t> s;
+  QActs acts(int64_t n, int64_t k, bool with_grouped) const {
+    return {q.data(), with_grouped ? grouped.data() : nullptr, d.data(), s.data(), n, k};
+  }
 };
 
 Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n, int64_t k) {
   Quantized out;
+  const int64_t nbp = PaddedBlocks(k);
   out.q.resize(n * k);
-  out.d.resize(n * k / 32);
-  out.s.resize(n * k / 32);
+  out.grouped.resize(n * nbp * 32);
+  out.d.resize(n * nbp);
+  out.s.resize(n * nbp);
   for (int64_t t = 0; t < n; ++t) {
-    kt.quantize_acts(x.data() + t * k, k, out.q.data() + t * k, out.d.data() + t * k / 32, out.s.data() + t * k / 32);
+    kt.quantize_acts(x.data() + t * k, k, out.q.data() + t * k, out.d.data() + t * nbp, out.s.data() + t * nbp);
+    GroupActs(out.q.data() + t * k, k, out.grouped.data() + t * nbp * 32);
   }
   return out;
 }
@@ -135,9 +151,10 @@ TEST(QuantizeActsTest, ActPosIsAPermutation) {
 
 TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
   std::mt19937 rng(1);
-  const int64_t k = 1024;
+  const int64_t k = 1056;  // 33 blocks: the last lane group is padded
   const std::vector<float> x = ActivationLike(rng, k);
   const Quantized qa = Quantize(ScalarKernels(), x, 1, k);
+  ASSERT_EQ(PaddedBlocks(k), 40);
   for (int64_t b = 0; b < k / 32; ++b) {
     float amax = 0;
     int32_t sum = 0;
@@ -149,7 +166,11 @@ TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
       EXPECT_LE(std::fabs(q * qa.d[b] - x[i]), 0.5001f * qa.d[b] + 1e-30f) << "value " << i;
       sum += q;
     }
-    EXPECT_EQ(qa.s[b], static_cast<float>(sum));
+    EXPECT_EQ(qa.s[b], sum);
+  }
+  for (int64_t b = k / 32; b < 40; ++b) {
+    EXPECT_EQ(qa.d[b], 0.0f);
+    EXPECT_EQ(qa.s[b], 0);
   }
 }
 
@@ -168,26 +189,50 @@ TEST(QuantizeActsTest, EveryLevelMatchesScalarExactly) {
   }
 }
 
-// Sum over the row of |w_i| * |x_i| (dequantized): the scale of float rounding in a dot.
-double Magnitude(DType type, const uint8_t* row, const float* x, int64_t k) {
-  std::vector<float> w(k);
-  DequantizeRow(type, row, w.data(), k);
-  double m = 0;
-  for (int64_t i = 0; i < k; ++i) m += std::fabs(static_cast<double>(w[i]) * x[i]);
-  return m;
+TEST(QuantizeActsTest, GroupedLayoutPutsOneBlockInEachLane) {
+  const int64_t k = 320;  // 10 blocks: a full lane group and a padded one
+  std::vector<int16_t> q(k);
+  for (int64_t i = 0; i < k; ++i) q[i] = static_cast<int16_t>(i * 7919 % 65521 - 32760);
+  std::vector<int16_t> g(PaddedBlocks(k) * 32, 99);
+  GroupActs(q.data(), k, g.data());
+  for (int64_t grp = 0; grp < 2; ++grp) {
+    for (int j = 0; j < 16; ++j) {
+      for (int lane = 0; lane < 8; ++lane) {
+        for (int c = 0; c < 2; ++c) {
+          const int64_t b = grp * 8 + lane;
+          const int16_t want = b < 10 ? q[b * 32 + 2 * j + c] : 0;
+          ASSERT_EQ(g[grp * 256 + j * 16 + lane * 2 + c], want) << "group " << grp << " vector " << j << " lane " << lane;
+        }
+      }
+    }
+  }
 }
 
-TEST(GemvKernelTest, QuantizedRowsMatchScalarOnEveryLevel) {
+// Floats compared bit for bit (so -0 and +0, or two NaNs, would count as different).
+::testing::AssertionResult SameBits(const float* a, const float* b, int64_t n) {
+  if (std::memcmp(a, b, static_cast<size_t>(n) * sizeof(float)) == 0) return ::testing::AssertionSuccess();
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+      return ::testing::AssertionFailure() << "index " << i << ": " << a[i] << " vs " << b[i];
+    }
+  }
+  return ::testing::AssertionFailure();
+}
+
+// The SIMD matmul kernels follow the same float sequence as the scalar twin (kernels.h), so
+// they must agree exactly, in both their decode and prefill loops.
+TEST(MatQuantKernelTest, EveryLevelMatchesScalarBitForBit) {
   std::mt19937 rng(3);
   for (SimdLevel level : FastLevels()) {
     const KernelTable& kt = KernelsFor(level);
     for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
-      for (int64_t k : {32, 96, 256, 288, 1536}) {
-        for (int64_t n : {1, 3}) {
+      for (int64_t k : {32, 96, 256, 288, 704, 1536, 2816}) {
+        for (int64_t n : {1, 2, 3, 4, 5, 9}) {
           SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)) + " k " +
                        std::to_string(k) + " n " + std::to_string(n));
-          const int64_t rows = 13;
-          // One byte of offset: rows in files are not aligned.
+          const int64_t rows = 21;
+          // One byte of offset: rows in files are not aligned. Nothing follows the last row, so
+          // a read past it would show under the sanitizers.
           std::vector<uint8_t> storage = RandomRows(type, rows, k, rng);
           storage.insert(storage.begin(), 0);
           const uint8_t* w = storage.data() + 1;
@@ -198,22 +243,30 @@ TEST(GemvKernelTest, QuantizedRowsMatchScalarOnEveryLevel) {
             x.insert(x.end(), xt.begin(), xt.end());
           }
           const Quantized qa = Quantize(ScalarKernels(), x, n, k);
-          const QActs acts{qa.q.data(), qa.d.data(), qa.s.data(), n, k};
           const int64_t y_stride = rows + 2;
           std::vector<float> want(n * y_stride, -1.0f), got(n * y_stride, -1.0f);
-          const GemvQuantFn scalar = type == DType::kQ4_0 ? ScalarKernels().gemv_q4_0 : ScalarKernels().gemv_q8_0;
-          const GemvQuantFn fast = type == DType::kQ4_0 ? kt.gemv_q4_0 : kt.gemv_q8_0;
-          scalar(w, row_bytes, 0, rows, acts, want.data(), y_stride);
-          fast(w, row_bytes, 2, rows, acts, got.data(), y_stride);
-          fast(w, row_bytes, 0, 2, acts, got.data(), y_stride);
+          const MatQuantFn scalar = type == DType::kQ4_0 ? ScalarKernels().matmul_q4_0 : ScalarKernels().matmul_q8_0;
+          const MatQuantFn fast = type == DType::kQ4_0 ? kt.matmul_q4_0 : kt.matmul_q8_0;
+          scalar(w, row_bytes, 0, rows, qa.acts(n, k, false), want.data(), y_stride);
+          fast(w, row_bytes, 11, rows, qa.acts(n, k, true), got.data(), y_stride);
+          fast(w, row_bytes, 0, 11, qa.acts(n, k, true), got.data(), y_stride);
+          ASSERT_TRUE(SameBits(got.data(), want.data(), n * y_stride));
+          // And the decode loop on the same tokens.
+          std::fill(got.begin(), got.end(), -1.0f);
+          fast(w, row_bytes, 0, rows, qa.acts(n, k, false), got.data(), y_stride);
+          ASSERT_TRUE(SameBits(got.data(), want.data(), n * y_stride));
           for (int64_t t = 0; t < n; ++t) {
-            for (int64_t r = 0; r < y_stride; ++r) {
-              if (r >= rows) {
-                ASSERT_EQ(got[t * y_stride + r], -1.0f) << "wrote past the rows";
-                continue;
+            for (int64_t r = 0; r < rows; ++r) {
+              double exact = 0, mag = 0;
+              std::vector<float> wf(k);
+              DequantizeRow(type, w + r * row_bytes, wf.data(), k);
+              for (int64_t i = 0; i < k; ++i) {
+                const double p = static_cast<double>(wf[i]) * qa.q[t * k + i / 32 * 32 + ActPos(i % 32)] *
+                                 qa.d[t * PaddedBlocks(k) + i / 32];
+                exact += p;
+                mag += std::fabs(p);
               }
-              const double tol = 2e-6 * Magnitude(type, w + r * row_bytes, x.data() + t * k, k) + 1e-30;
-              ASSERT_NEAR(got[t * y_stride + r], want[t * y_stride + r], tol) << "row " << r << " token " << t;
+              ASSERT_NEAR(want[t * y_stride + r], exact, 1e-6 * mag + 1e-30) << "row " << r << " token " << t;
             }
           }
         }
@@ -222,16 +275,16 @@ TEST(GemvKernelTest, QuantizedRowsMatchScalarOnEveryLevel) {
   }
 }
 
-TEST(GemvKernelTest, FloatRowsMatchScalarOnEveryLevel) {
+TEST(GemvKernelTest, FloatRowsMatchScalarBitForBit) {
   std::mt19937 rng(4);
   for (SimdLevel level : FastLevels()) {
     const KernelTable& kt = KernelsFor(level);
     for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
-      for (int64_t k : {1, 7, 8, 33, 100, 256}) {
+      for (int64_t k : {1, 7, 8, 33, 100, 256, 2100}) {
         for (size_t misalign : {0, 1, 2}) {
           SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)) + " k " +
                        std::to_string(k) + " misalign " + std::to_string(misalign));
-          const int64_t rows = 5, n = 2, x_stride = k + 3;
+          const int64_t rows = 5, n = 5, x_stride = k + 3;
           std::vector<uint8_t> storage = RandomRows(type, rows, k, rng);
           storage.insert(storage.begin(), misalign, 0);
           const uint8_t* w = storage.data() + misalign;
@@ -244,10 +297,15 @@ TEST(GemvKernelTest, FloatRowsMatchScalarOnEveryLevel) {
           std::vector<float> want(n * rows), got(n * rows);
           scalar(w, row_bytes, 0, rows, x.data(), n, k, x_stride, want.data(), rows);
           fast(w, row_bytes, 0, rows, x.data(), n, k, x_stride, got.data(), rows);
+          ASSERT_TRUE(SameBits(got.data(), want.data(), n * rows));
           for (int64_t t = 0; t < n; ++t) {
             for (int64_t r = 0; r < rows; ++r) {
+              double exact = 0;
+              std::vector<float> wf(k);
+              DequantizeRow(type, w + r * row_bytes, wf.data(), k);
+              for (int64_t i = 0; i < k; ++i) exact += static_cast<double>(wf[i]) * x[t * x_stride + i];
               const double tol = 1e-6 * Magnitude(type, w + r * row_bytes, x.data() + t * x_stride, k) + 1e-30;
-              ASSERT_NEAR(got[t * rows + r], want[t * rows + r], tol) << "row " << r << " token " << t;
+              ASSERT_NEAR(got[t * rows + r], exact, tol) << "row " << r << " token " << t;
             }
           }
         }
@@ -285,7 +343,7 @@ TEST(ToFloatKernelTest, EveryLevelMatchesScalarExactly) {
   }
 }
 
-TEST(GemmKernelTest, EveryLevelMatchesScalar) {
+TEST(GemmKernelTest, EveryLevelMatchesScalarBitForBit) {
   std::mt19937 rng(6);
   for (SimdLevel level : FastLevels()) {
     const KernelTable& kt = KernelsFor(level);
@@ -303,6 +361,7 @@ TEST(GemmKernelTest, EveryLevelMatchesScalar) {
             ScalarKernels().gemm_f32(w.data(), w_stride, rows, x.data(), x_stride, n, k, want.data(), y_stride,
                                      accumulate);
             kt.gemm_f32(w.data(), w_stride, rows, x.data(), x_stride, n, k, got.data(), y_stride, accumulate);
+            ASSERT_TRUE(SameBits(got.data(), want.data(), n * y_stride));
             for (int64_t t = 0; t < n; ++t) {
               for (int64_t r = 0; r < y_stride; ++r) {
                 const float g = got[t * y_stride + r], e = want[t * y_stride + r];
@@ -413,9 +472,9 @@ TEST(MatMulLevelsTest, EveryLevelWithinTheActivationRoundingBound) {
             for (int64_t i = 0; i < k; ++i) {
               want += static_cast<double>(row[i]) * x[t * k + i];
               mag += std::fabs(static_cast<double>(row[i]) * x[t * k + i]);
-              rounding += std::fabs(row[i]) * 0.5 * qa.d[t * k / 32 + i / 32];
+              rounding += std::fabs(row[i]) * 0.5 * qa.d[t * PaddedBlocks(k) + i / 32];
             }
-            const bool quantized_acts = n <= 3 && UsesQuantizedActs(type);
+            const bool quantized_acts = UsesQuantizedActs(type);
             const double tol = 2e-6 * mag + (quantized_acts ? rounding : 0.0) + 1e-30;
             ASSERT_NEAR(y[t * rows + r], want, tol) << "row " << r << " token " << t;
           }

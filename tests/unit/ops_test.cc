@@ -83,9 +83,9 @@ std::vector<uint8_t> MakeWeights(DType type, int64_t rows, int64_t in, std::mt19
 }
 
 // y[t][o] from the dequantized weights in double, and the matching error scale sum |x||w|.
-// `rounding` gets the bound of the activation rounding of the decode kernels for Q4_0 and Q8_0
-// rows (src/ops/kernels.h): int16 per 32-value block, so each value moves by at most half a
-// step, max|block| / 65534; zero for the other types.
+// `rounding` gets the bound of the activation rounding of the kernels for Q4_0 and Q8_0 rows
+// (src/ops/kernels.h): int16 per 32-value block, so each value moves by at most half a step,
+// max|block| / 65534; zero for the other types.
 void DoubleReference(const float* x, int64_t n_tokens, int64_t x_stride, const WeightRows& w,
                      std::vector<double>* y, std::vector<double>* scale, std::vector<double>* rounding) {
   y->assign(n_tokens * w.rows, 0.0);

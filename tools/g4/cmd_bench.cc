@@ -34,6 +34,7 @@ struct BenchArgs {
   int prompt = 512;
   int gen = 128;
   int threads = 0;
+  std::string kv_type = "f16";
   int reps = 5;
   int bw_mib = 1024;
   bool json = false;
@@ -139,6 +140,7 @@ int RunBench(const BenchArgs& args) {
   const int threads = args.threads > 0 ? args.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   SessionConfig sc;
   sc.n_threads = threads;
+  sc.kv_type = args.kv_type;
   sc.context = std::max(args.prompt, args.gen) + 1;
   std::unique_ptr<Session> session;
   st = Session::Create(*model, sc, &session);
@@ -264,6 +266,7 @@ Runner AddBenchCommand(CLI::App& app) {
   sub->add_option("-p,--n-prompt", args->prompt, "prefill test: tokens in one batch (0: skip)");
   sub->add_option("-n,--n-gen", args->gen, "decode test: tokens generated one at a time (0: skip)");
   sub->add_option("-t,--threads", args->threads, "threads (default: all cores)");
+  sub->add_option("--kv-type", args->kv_type, "KV cache entries: f16 (default), bf16, q8_0, f32");
   sub->add_option("-r,--repetitions", args->reps, "timed runs per test (median and spread are reported)");
   sub->add_option("--bw-mib", args->bw_mib, "MiB read by the bandwidth measurement (0: skip it)");
   sub->add_flag("--json", args->json, "print the results as JSON");

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/human_bytes.h"
 #include "commands.h"
 #include "g4/engine.h"
 
@@ -16,18 +17,6 @@ struct InfoArgs {
   int context = 4096;
   bool json = false;
 };
-
-std::string HumanBytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-  return buf;
-}
 
 std::string HumanCount(double n) {
   char buf[64];

@@ -20,6 +20,7 @@ struct LogitsArgs {
   bool incremental = false;
   int threads = 0;
   int context = 0;
+  std::string kv_type = "f32";
 };
 
 // "2,17,300" -> ids; an empty item or a non-number is an error naming it.
@@ -61,6 +62,7 @@ int RunLogits(const LogitsArgs& args) {
   }
   SessionConfig sc;
   sc.n_threads = args.threads;
+  sc.kv_type = args.kv_type;
   sc.context = args.context > 0 ? args.context : static_cast<int>(tokens.size());
   std::unique_ptr<Session> session;
   st = Session::Create(*model, sc, &session);
@@ -107,6 +109,7 @@ Runner AddLogitsCommand(CLI::App& app) {
   sub->add_flag("--incremental", args->incremental, "feed one token at a time through the KV cache");
   sub->add_option("-t,--threads", args->threads, "threads (default: all cores)");
   sub->add_option("-c,--ctx", args->context, "context size (default: the number of tokens)");
+  sub->add_option("--kv-type", args->kv_type, "KV cache entries: f32 (default here, for exact checks), f16, bf16, q8_0");
   return [args] { return RunLogits(*args); };
 }
 

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "g4/server.h"
+#include "model_resolve.h"
 
 namespace g4::cli {
 
@@ -19,7 +20,18 @@ void OnSignal(int) {
   if (g_server != nullptr) std::thread([] { g_server->Stop(); }).detach();
 }
 
-int Serve(const ServerOptions& options) {
+struct ServeArgs {
+  ServerOptions options;
+  std::string store;
+};
+
+int Serve(ServeArgs& args) {
+  ServerOptions& options = args.options;
+  // A model name (gemma4:e2b, hf://...) is looked up in the store and pulled on first use.
+  std::string path;
+  if (!ResolveModelArgument(options.model_path, args.store, "g4 serve", &path)) return 1;
+  if (options.model_name.empty() && path != options.model_path) options.model_name = options.model_path;
+  options.model_path = path;
   std::unique_ptr<Server> server;
   Status st = Server::Create(options, &server);
   if (!st.ok()) {
@@ -44,9 +56,14 @@ int Serve(const ServerOptions& options) {
 }  // namespace
 
 Runner AddServeCommand(CLI::App& app) {
-  auto o = std::make_shared<ServerOptions>();
+  auto args = std::make_shared<ServeArgs>();
+  ServerOptions* o = &args->options;
   CLI::App* sub = app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API");
-  sub->add_option("-m,--model", o->model_path, "model: a GGUF file or a Hugging Face folder")->required();
+  sub->add_option("-m,--model", o->model_path,
+                  "model: a GGUF file, a Hugging Face folder, or a name (gemma4:e2b, hf://OWNER/REPO[:QUANT]) "
+                  "pulled into the store on first use")
+      ->required();
+  AddStoreOption(sub, &args->store);
   sub->add_option("--alias", o->model_name, "model id reported by /v1/models (default: the file name)");
   sub->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
   sub->add_option("--port", o->port, "port (default 8080; 0: any free port)");
@@ -61,10 +78,11 @@ Runner AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(0, 1024));
   sub->add_option("-n,--max-tokens", o->default_max_tokens,
                   "tokens generated when a request sets no max_tokens (default -1: until the context is full)");
+  sub->add_option("--kv-type", o->kv_type, "KV cache entries: f16 (default), bf16, q8_0 or f32");
   sub->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/ endpoints");
   sub->add_option("--max-body", o->max_body_bytes, "largest request body in bytes (default 16 MiB)");
   sub->add_flag("!--no-log", o->log_requests, "do not log one line per request on stderr");
-  return [o] { return Serve(*o); };
+  return [args] { return Serve(*args); };
 }
 
 }  // namespace g4::cli

@@ -18,6 +18,10 @@ Runner AddBenchCommand(CLI::App& app);
 Runner AddRunCommand(CLI::App& app);
 Runner AddChatCommand(CLI::App& app);
 Runner AddServeCommand(CLI::App& app);
+Runner AddPullCommand(CLI::App& app);
+Runner AddListCommand(CLI::App& app);
+Runner AddRmCommand(CLI::App& app);
+Runner AddShowCommand(CLI::App& app);
 Runner AddMmEmbedCommand(CLI::App& app);
 
 }  // namespace g4::cli

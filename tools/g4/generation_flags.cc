@@ -6,11 +6,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "model_resolve.h"
+
 namespace g4::cli {
 
 void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
-  sub->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint folder")->required();
+  sub->add_option("-m,--model,model", f->model,
+                  "GGUF file, Hugging Face checkpoint folder, or model name (gemma4:e2b, hf://OWNER/REPO[:QUANT]; pulled on first use)")
+      ->required();
+  AddStoreOption(sub, &f->store);
+  sub->add_flag("--no-memory-check", f->no_memory_check, "load even when the memory estimate exceeds the available memory");
   sub->add_option("-c,--ctx", f->context, "context size in tokens")->capture_default_str();
+  sub->add_option("--kv-type", f->kv_type, "KV cache entries: f16 (default), bf16, q8_0 or f32");
   sub->add_option("-t,--threads", f->threads, "threads (default: all cores)");
   sub->add_option("-n,--max-tokens", f->max_tokens, "stop after this many generated tokens (-1: no limit)");
   sub->add_option("--system", f->system, "system instruction");
@@ -18,6 +25,10 @@ void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
   sub->add_option("--json-schema", f->json_schema_file, "constrain the answer to this JSON Schema (file)");
   sub->add_flag("--json", f->json, "constrain the answer to a JSON object");
   sub->add_option("--tools", f->tools_file, "tools the model may call: a JSON file with an OpenAI tools array");
+  sub->add_option("--tool-choice", f->tool_choice,
+                  "auto (default), none, required, or a tool name (the answer is a call to it)");
+  sub->add_flag("--no-constrain-tools", f->no_constrain_tools,
+                "generate tool calls freely instead of constraining them to the tools' parameter schemas");
   sub->add_option("--reasoning", f->reasoning, "how to show reasoning: dim, stderr, hide (default: dim on a terminal, else stderr)")
       ->check(CLI::IsMember({"auto", "dim", "stderr", "hide"}));
   sub->add_option("--stop", f->stop, "stop when this text is generated (repeatable)");
@@ -33,11 +44,17 @@ void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
 
 bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr<LoadedModel>* model,
               std::unique_ptr<ChatSession>* session) {
-  Status st = LoadedModel::Load(flags.model, model);
+  std::string path;
+  if (!ResolveModelArgument(flags.model, flags.store, command, &path)) return false;
+  Status st = LoadedModel::Load(path, model);
+  if (st.ok() && !CheckMemoryBeforeRun(**model, flags.model, flags.context, flags.threads, flags.no_memory_check, command)) {
+    return false;
+  }
   if (st.ok()) {
     SessionConfig config;
     config.context = flags.context;
     config.n_threads = flags.threads;
+    config.kv_type = flags.kv_type;
     st = ChatSession::Create(**model, config, session);
   }
   if (!st.ok()) {
@@ -81,6 +98,12 @@ bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatReq
   if (f.seed >= 0) s.seed = static_cast<uint64_t>(f.seed);
   if (f.json) request->json_schema = {{"type", "object"}};
   if (!f.tools_file.empty() && !ReadJsonFile(f.tools_file, command, &request->tools)) return false;
+  request->constrain_tool_calls = !f.no_constrain_tools;
+  if (f.tool_choice == "auto" || f.tool_choice == "none" || f.tool_choice == "required") {
+    request->tool_choice = f.tool_choice;
+  } else if (!f.tool_choice.empty()) {
+    request->tool_choice = {{"type", "function"}, {"function", {{"name", f.tool_choice}}}};
+  }
   if (!f.json_schema_file.empty() && !ReadJsonFile(f.json_schema_file, command, &request->json_schema)) return false;
   return true;
 }

@@ -14,14 +14,19 @@ namespace g4::cli {
 enum class ReasoningDisplay { kDim, kStderr, kHide };
 
 struct GenerationFlags {
-  std::string model;
+  std::string model;  // a path or a model name (resolved through the store)
+  std::string store;  // --store: the model store folder ("" = default)
+  bool no_memory_check = false;
   int context = 4096;
+  std::string kv_type = "f16";
   int threads = 0;
   int max_tokens = -1;
   std::string system;
   bool think = false;
   std::string json_schema_file;
   std::string tools_file;
+  std::string tool_choice;  // auto | none | required | a tool name
+  bool no_constrain_tools = false;
   bool json = false;
   std::string reasoning = "auto";  // dim | stderr | hide | auto
   std::vector<std::string> stop;

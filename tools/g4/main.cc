@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   add(g4::cli::AddRunCommand);
   add(g4::cli::AddChatCommand);
   add(g4::cli::AddServeCommand);
+  add(g4::cli::AddPullCommand);
+  add(g4::cli::AddListCommand);
+  add(g4::cli::AddRmCommand);
+  add(g4::cli::AddShowCommand);
   add(g4::cli::AddMmEmbedCommand);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,230 @@
+#include "model/memory_estimate.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "model/gguf.h"
+#include "model/kv_cache.h"
+
+namespace g4 {
+
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+uint64_t RoundUpPages(uint64_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
+
+// Resident bytes of the weights the decoder reads. Tables read by row (the per-layer token
+// embeddings, and the token embeddings when the output head is a separate matrix) count the
+// pages of one row per distinct token, at most one per context position.
+uint64_t WeightBytes(const Model& model, int64_t context) {
+  const ModelWeights& w = model.weights();
+  std::set<const uint8_t*> seen;
+  uint64_t bytes = 0;
+  auto whole = [&](const TensorView& t) {
+    if (t.data != nullptr && seen.insert(t.data).second) bytes += t.nbytes;
+  };
+  auto rows = [&](const TensorView& t) {
+    if (t.data == nullptr || seen.count(t.data) != 0) return;
+    const uint64_t n_rows = static_cast<uint64_t>(std::min<int64_t>(context, t.n_rows()));
+    const uint64_t per_row = RoundUpPages(t.row_bytes()) + (t.row_bytes() % kPage != 0 ? kPage : 0);
+    bytes += std::min<uint64_t>(RoundUpPages(t.nbytes), n_rows * per_row);
+  };
+  whole(w.output);
+  rows(w.token_embd);
+  rows(w.ple_token_embd);
+  whole(w.ple_model_proj);
+  uint64_t floats = w.output_norm.size() + w.ple_proj_norm.size();
+  for (const LayerWeights& l : w.layers) {
+    for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.ple_gate,
+                                &l.ple_proj, &l.router, &l.experts_gate_up, &l.experts_gate, &l.experts_up,
+                                &l.experts_down}) {
+      whole(*t);
+    }
+    for (const std::vector<float>* v : {&l.attn_norm, &l.q_norm, &l.k_norm, &l.post_attn_norm, &l.ffn_norm,
+                                        &l.post_ffw_norm, &l.ple_post_norm, &l.router_scale, &l.expert_scale,
+                                        &l.pre_ffw_norm_2, &l.post_ffw_norm_1, &l.post_ffw_norm_2}) {
+      floats += v->size();
+    }
+  }
+  return bytes + floats * sizeof(float);
+}
+
+// KvCache with the default f16 entries, plus an int32 position per slot; a full layer's arrays
+// grow by doubling, so the last growth briefly holds the old and the new K (or V) array. A
+// sequence also keeps up to kCheckpoints copies of its sliding-window rings for prefix reuse.
+uint64_t KvBytes(const ModelConfig& c, int64_t context) {
+  constexpr DType kType = DType::kF16;
+  constexpr uint64_t kCheckpoints = 8;  // engine/generator.h kDefaultCheckpoints
+  uint64_t bytes = KvCache::BytesAtContext(c, context, kType);
+  uint64_t largest_full = 0, rings = 0;
+  for (const LayerSpec& l : c.layers) {
+    if (!l.owns_kv) continue;
+    const int64_t slots = l.window > 0 ? std::min<int64_t>(l.window, context) : context;
+    const uint64_t row = RowBytes(kType, static_cast<int64_t>(l.n_kv_heads) * l.head_dim);
+    bytes += static_cast<uint64_t>(slots) * sizeof(int32_t);
+    if (l.window == 0 || l.window >= context) {
+      largest_full = std::max<uint64_t>(largest_full, static_cast<uint64_t>(slots) * row);
+    } else {
+      rings += static_cast<uint64_t>(slots) * (2 * row + sizeof(int32_t));
+    }
+  }
+  return bytes + largest_full + kCheckpoints * rings;
+}
+
+// Activations of one prefill chunk of n tokens (gemma4_text.cc): the residual stream, the
+// per-layer inputs, every owning layer's new K/V for the chunk, and the largest set of one
+// layer's temporaries (attention or feed-forward), plus the logits row and matmul scratch.
+uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads) {
+  const uint64_t n = static_cast<uint64_t>(std::min<int64_t>(context, kEstimatePrefillChunk));
+  const uint64_t d = c.d_model;
+  uint64_t floats = n * d + n * static_cast<uint64_t>(c.n_layers) * c.ple_dim;
+  uint64_t layer_peak = 0;
+  for (const LayerSpec& l : c.layers) {
+    const uint64_t q_dim = static_cast<uint64_t>(l.n_heads) * l.head_dim;
+    const uint64_t kv_dim = static_cast<uint64_t>(l.n_kv_heads) * l.head_dim;
+    if (l.owns_kv) floats += 2 * n * kv_dim;
+    const uint64_t attention = n * (2 * d + 2 * q_dim + kv_dim);
+    uint64_t ffn = n * (2 * d + 2 * static_cast<uint64_t>(l.ff_dim));
+    if (l.has_moe) {
+      const uint64_t routed = n * c.n_experts_used;
+      ffn += n * (3 * d + c.n_experts) + routed * (2 * d + 2 * static_cast<uint64_t>(c.expert_ff_dim));
+    }
+    layer_peak = std::max({layer_peak, attention, ffn});
+  }
+  floats += layer_peak;
+  floats += 2 * static_cast<uint64_t>(c.vocab_size);  // logits and the sampler's copy
+  // Matmul scratch (ops/matmul.cc), kept per thread between calls: the calling thread copies a
+  // misaligned activation matrix to aligned rows (n x the widest matmul input).
+  uint64_t widest_input = std::max<uint64_t>(d, static_cast<uint64_t>(c.expert_ff_dim));
+  for (const LayerSpec& l : c.layers) {
+    widest_input = std::max<uint64_t>({widest_input, static_cast<uint64_t>(l.n_heads) * l.head_dim,
+                                       static_cast<uint64_t>(l.ff_dim)});
+  }
+  floats += n * widest_input;
+  // Per thread: its stack and malloc arena, a prefill weight tile (18 x 1024 floats), and the
+  // attention scores and value pointers over the context (4 + 8 bytes per position).
+  const uint64_t threads = static_cast<uint64_t>(std::max(1, n_threads));
+  floats += threads * ((256u << 10) / sizeof(float) + 18 * 1024 + 3 * static_cast<uint64_t>(context));
+  return floats * sizeof(float);
+}
+
+// malloc's cost of an n-byte block: 16-byte granules plus the chunk header.
+uint64_t HeapBlock(uint64_t n) { return n == 0 ? 0 : (n + 8 + 15) / 16 * 16; }
+
+// Heap bytes of a parsed GGUF metadata value's strings and arrays (the tokenizer arrays hold
+// about a million values); the value itself is counted by its parent.
+uint64_t ValueHeapBytes(const GgufValue& v) {
+  uint64_t bytes = v.str.capacity() > 15 ? HeapBlock(v.str.capacity() + 1) : 0;
+  bytes += HeapBlock(v.array.capacity() * sizeof(GgufValue));
+  for (const GgufValue& e : v.array) bytes += ValueHeapBytes(e);
+  return bytes;
+}
+
+// The program itself (binary, shared libraries, allocator arenas): the peak RSS of `g4 --version`
+// is about 11 MiB in a Release build.
+constexpr uint64_t kProgramBytes = 12ull << 20;
+
+// Program, the parsed GGUF metadata, and the tokenizer's tables (pieces, and for
+// BPE the merge ranks), which dominate for a 262,144-token vocabulary. Per-entry costs were
+// measured on the real Gemma 4 vocabulary (peak RSS of `g4 info` against `g4 tokenize`).
+uint64_t RuntimeBytes(const Model& model) {
+  uint64_t bytes = kProgramBytes;
+  const uint64_t vocab = static_cast<uint64_t>(model.config().vocab_size);
+  uint64_t merges = 0;
+  if (const GgufFile* g = model.gguf(); g != nullptr) {
+    for (const auto& [key, value] : g->metadata()) {
+      bytes += 2 * HeapBlock(64 + key.size()) + sizeof(GgufValue) + ValueHeapBytes(value);  // map node, order entry
+    }
+    if (const GgufValue* v = g->Find("tokenizer.ggml.merges"); v != nullptr) merges = v->array.size();
+  } else {
+    // A Hugging Face checkpoint's tokenizer.json is parsed whole: about 7 bytes per file byte
+    // at the peak (16 MB for Gemma 4: 105 MiB).
+    struct stat st {};
+    if (::stat((model.path() + "/tokenizer.json").c_str(), &st) == 0) return bytes + 7 * static_cast<uint64_t>(st.st_size);
+  }
+  return bytes + vocab * 40 + merges * 125;
+}
+
+uint64_t ParseBytes(const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || value < 0) return 0;
+  double scale = 1;
+  switch (*end) {
+    case 'k': case 'K': scale = 1024.0; break;
+    case 'm': case 'M': scale = 1024.0 * 1024; break;
+    case 'g': case 'G': scale = 1024.0 * 1024 * 1024; break;
+    case 't': case 'T': scale = 1024.0 * 1024 * 1024 * 1024; break;
+    default: break;
+  }
+  return static_cast<uint64_t>(value * scale);
+}
+
+uint64_t ReadNumberFile(const std::string& path, bool* ok) {
+  std::ifstream in(path);
+  std::string text;
+  *ok = static_cast<bool>(in >> text) && text != "max";
+  return *ok ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+}
+
+}  // namespace
+
+MemoryNeeds EstimateMemoryNeeds(const Model& model, int64_t context, int n_threads) {
+  if (n_threads <= 0) n_threads = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  // The session never holds more than the model's context (gemma4_text.cc DefaultContext).
+  const int64_t model_context = model.config().context_length;
+  if (model_context > 0) context = std::min(context, model_context);
+  MemoryNeeds m;
+  m.context = context;
+  m.weights = WeightBytes(model, context);
+  m.kv_cache = KvBytes(model.config(), context);
+  m.buffers = BufferBytes(model.config(), context, n_threads);
+  m.runtime = RuntimeBytes(model);
+  return m;
+}
+
+uint64_t AvailableMemoryBytes() {
+  if (const char* limit = std::getenv("G4_MEMORY_LIMIT"); limit != nullptr && *limit != '\0') {
+    return ParseBytes(limit);
+  }
+  uint64_t available = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (line.rfind("MemAvailable:", 0) == 0) {
+      std::istringstream fields(line.substr(13));
+      uint64_t kib = 0;
+      fields >> kib;
+      available = kib * 1024;
+      break;
+    }
+  }
+  // cgroup v2: the container's own limit, when it has one.
+  bool ok_max = false, ok_cur = false;
+  const uint64_t max = ReadNumberFile("/sys/fs/cgroup/memory.max", &ok_max);
+  const uint64_t current = ReadNumberFile("/sys/fs/cgroup/memory.current", &ok_cur);
+  if (ok_max && ok_cur && max > current) {
+    available = available == 0 ? max - current : std::min(available, max - current);
+  }
+  if (available == 0) return 0;
+  // What this process holds already (program, parsed metadata) is part of the estimate but no
+  // longer part of MemAvailable.
+  uint64_t resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    unsigned long size = 0, pages = 0;
+    if (std::fscanf(f, "%lu %lu", &size, &pages) == 2) resident = static_cast<uint64_t>(pages) * sysconf(_SC_PAGESIZE);
+    std::fclose(f);
+  }
+  return available + resident;
+}
+
+}  // namespace g4
