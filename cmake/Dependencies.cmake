@@ -11,3 +11,5 @@ endif()
 # HTTP server: Debian's cpp-httplib (libcpp-httplib-dev), found through pkg-config.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# Image decoding: Debian's libpng (libpng-dev).
+find_package(PNG 1.6 REQUIRED)

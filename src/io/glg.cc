@@ -1,11 +1,11 @@
 #include "io/glg.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "base/error.h"
 #include "base/mapped_file.h"
+#include "io/atomic_write.h"
 
 namespace g4 {
 
@@ -31,23 +31,13 @@ LogitsFile ReadGlg(const std::string& path) {
 
 void WriteGlg(const std::string& path, const LogitsFile& file) {
   G4_CHECK(file.logits.size() == file.tokens.size() * static_cast<size_t>(file.n_vocab), "logits size");
-  const std::string tmp = path + ".tmp";
-  std::FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (out == nullptr) Fail(tmp, ": cannot create: ", std::strerror(errno));
   const int32_t n_tokens = static_cast<int32_t>(file.tokens.size());
-  bool ok = std::fwrite("GLG1", 1, 4, out) == 4 && std::fwrite(&n_tokens, 4, 1, out) == 1 &&
-            std::fwrite(&file.n_vocab, 4, 1, out) == 1 &&
-            std::fwrite(file.tokens.data(), 4, file.tokens.size(), out) == file.tokens.size() &&
-            std::fwrite(file.logits.data(), 4, file.logits.size(), out) == file.logits.size();
-  ok = (std::fclose(out) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    Fail(path, ": write failed: ", std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    Fail(path, ": cannot rename from ", tmp, ": ", std::strerror(errno));
-  }
+  WriteFileAtomically(path, [&](std::FILE* out) {
+    return std::fwrite("GLG1", 1, 4, out) == 4 && std::fwrite(&n_tokens, 4, 1, out) == 1 &&
+           std::fwrite(&file.n_vocab, 4, 1, out) == 1 &&
+           std::fwrite(file.tokens.data(), 4, file.tokens.size(), out) == file.tokens.size() &&
+           std::fwrite(file.logits.data(), 4, file.logits.size(), out) == file.logits.size();
+  });
 }
 
 }  // namespace g4

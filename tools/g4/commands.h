@@ -22,5 +22,6 @@ Runner AddPullCommand(CLI::App& app);
 Runner AddListCommand(CLI::App& app);
 Runner AddRmCommand(CLI::App& app);
 Runner AddShowCommand(CLI::App& app);
+Runner AddMmEmbedCommand(CLI::App& app);
 
 }  // namespace g4::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(g4::cli::AddListCommand);
   add(g4::cli::AddRmCommand);
   add(g4::cli::AddShowCommand);
+  add(g4::cli::AddMmEmbedCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
