@@ -16,7 +16,8 @@ namespace g4 {
 // their way through the layers.
 struct Gemma4Decoder::Batch {
   std::span<const SequenceStep> steps;
-  std::vector<int32_t> tokens;       // [n]
+  std::vector<int32_t> tokens;       // [n] (kSoftToken at soft positions)
+  std::vector<const float*> soft;    // [n] the embedding row of each soft position, else null
   std::vector<int64_t> pos;          // [n] position of each token in its sequence
   std::vector<int32_t> seq;          // [n] index of each token's step
   std::vector<int64_t> first;        // [steps] index of each step's first token
@@ -72,10 +73,16 @@ void Gemma4Decoder::Forward(std::span<const SequenceStep> steps) {
     }
     for (size_t r = 0; r < s; ++r) G4_CHECK(steps[r].cache != step.cache, "a sequence appears twice in one step");
     b.first.push_back(b.n);
+    int64_t soft_rows = 0;
     for (int64_t i = 0; i < step.n; ++i) {
       const int32_t id = step.tokens[i];
-      if (id < 0 || id >= config_.vocab_size) {
-        Fail("token id ", id, " at index ", i, " is outside the vocabulary [0, ", config_.vocab_size, ")");
+      if (id == kSoftToken && step.soft_embeddings != nullptr) {
+        b.soft.push_back(step.soft_embeddings + soft_rows++ * config_.d_model);
+      } else if (id < 0 || id >= config_.vocab_size) {
+        Fail("token id ", id, " at index ", i, " is outside the vocabulary [0, ", config_.vocab_size, ")",
+             id == kSoftToken ? " (a soft token without embeddings)" : "");
+      } else {
+        b.soft.push_back(nullptr);
       }
       b.tokens.push_back(id);
       b.pos.push_back(pos0 + i);
@@ -111,13 +118,18 @@ void Gemma4Decoder::Forward(std::span<const SequenceStep> steps) {
   Output(b);
 }
 
-// §2.2: x0 = E[token] * sqrt(d). The golden references use the exact float sqrt(d).
+// §2.2: x0 = E[token] * sqrt(d). The golden references use the exact float sqrt(d). Soft
+// tokens take their encoder embedding unscaled.
 void Gemma4Decoder::Embed(Batch& b) const {
   const int64_t d = config_.d_model;
   const float scale = std::sqrt(static_cast<float>(d));
   b.x.resize(b.n * d);
   for (int64_t t = 0; t < b.n; ++t) {
     float* row = &b.x[t * d];
+    if (b.soft[t] != nullptr) {
+      std::copy_n(b.soft[t], d, row);  // encoder output goes in as it is
+      continue;
+    }
     DequantizeRow(weights_.token_embd.type, weights_.token_embd.row(b.tokens[t]), row, d);
     for (int64_t i = 0; i < d; ++i) row[i] *= scale;
   }
@@ -135,7 +147,9 @@ void Gemma4Decoder::ComputePerLayerInputs(Batch& b) const {
   const float mix = 1.0f / std::sqrt(2.0f);
   std::vector<float> token_part(LP);
   for (int64_t t = 0; t < b.n; ++t) {
-    DequantizeRow(weights_.ple_token_embd.type, weights_.ple_token_embd.row(b.tokens[t]), token_part.data(), LP);
+    // Soft positions look up token 0 (spec §4.4); their context part comes from the merged x.
+    const int32_t id = b.soft[t] != nullptr ? 0 : b.tokens[t];
+    DequantizeRow(weights_.ple_token_embd.type, weights_.ple_token_embd.row(id), token_part.data(), LP);
     float* row = &b.ple[t * LP];
     for (int64_t i = 0; i < LP; ++i) row[i] *= proj_scale;
     for (int l = 0; l < config_.n_layers; ++l) {

@@ -31,7 +31,13 @@ struct SequenceStep {
   // none (a prefill chunk that is not the last).
   std::vector<float>* logits = nullptr;
   bool all_positions = false;
+  // Soft tokens (image or audio embeddings from an encoder, d_model floats each): positions
+  // whose token id is kSoftToken take the next row of these, in order, unscaled (spec §4.4).
+  const float* soft_embeddings = nullptr;
 };
+
+// Token id marking a soft-token position in SequenceStep::tokens.
+constexpr int32_t kSoftToken = -1;
 
 // The decoder proper: weights and a thread pool, no sequence state. Every matmul runs over the
 // tokens of all sequences in the step at once (the weights are read once per step); attention

@@ -1,0 +1,108 @@
+// Prompts with soft tokens: image and audio embeddings (the NumPy reference encoder's output)
+// placed between the begin/end markers of a text prompt on the tiny E2B model, against the
+// float64 NumPy logits of shared/golden/multimodal (copied to tests/data/multimodal). Targets
+// from the issue: max |Δlogit| <= 5e-2 and mean KL(numpy || g4) <= 1e-5 over every position.
+// The prompt (golden README, "Decoder prompt and logits"):
+//   BOS(2), 17, 300, 45, 9, 128, BOI, <n soft tokens>, EOI, 60, 250, 71, 33, 402, 8, 90, 301
+// with stand-in markers 510/511 (image) and 508/509 (audio) in the tiny vocabulary.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "io/glg.h"
+#include "io/gme.h"
+#include "model/gemma4_text.h"
+#include "model/model.h"
+
+namespace g4 {
+namespace {
+
+const std::string kData = std::string(G4_TEST_DATA_DIR) + "/multimodal/";
+
+struct Case {
+  const char* input;
+  const char* reference;  // numpy (images) or numpy-hfmel (audio: the Hugging Face log-mel)
+  bool audio;
+};
+
+class MultimodalPromptTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MultimodalPromptTest, LogitsMatchTheNumpyReference) {
+  const Case& c = GetParam();
+  const EmbeddingsFile embd = ReadGme(kData + "embd/" + c.input + ".tiny." + c.reference + ".gme");
+  const LogitsFile ref = ReadGlg(kData + "logits/" + c.input + ".tiny." + c.reference + ".glg");
+  std::unique_ptr<Model> model = Model::Load(std::string(G4_TEST_DATA_DIR) + "/models/tiny-e2b.f32.gguf");
+  ASSERT_EQ(embd.n_embd, model->config().d_model);
+
+  std::vector<int32_t> tokens = {2, 17, 300, 45, 9, 128, c.audio ? 508 : 510};
+  tokens.insert(tokens.end(), embd.n_tokens, kSoftToken);
+  tokens.push_back(c.audio ? 509 : 511);
+  for (int32_t id : {60, 250, 71, 33, 402, 8, 90, 301}) tokens.push_back(id);
+  ASSERT_EQ(tokens, ref.tokens) << "the prompt is not the one the reference was computed for";
+
+  KvCache cache(model->config(), static_cast<int>(tokens.size()), DType::kF32);
+  Gemma4Decoder decoder(*model, 2);
+  std::vector<float> logits;
+  const SequenceStep step{&cache, tokens.data(), static_cast<int64_t>(tokens.size()), &logits, true,
+                          embd.embd.data()};
+  decoder.Forward(std::span<const SequenceStep>(&step, 1));
+
+  const int64_t vocab = ref.n_vocab;
+  ASSERT_EQ(logits.size(), tokens.size() * static_cast<size_t>(vocab));
+  double max_diff = 0, kl_sum = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const float* x = ref.row(t);
+    const float* y = &logits[t * vocab];
+    const double mx = *std::max_element(x, x + vocab), my = *std::max_element(y, y + vocab);
+    double zx = 0, zy = 0;
+    for (int64_t i = 0; i < vocab; ++i) {
+      max_diff = std::max(max_diff, std::fabs(static_cast<double>(x[i]) - y[i]));
+      zx += std::exp(x[i] - mx);
+      zy += std::exp(y[i] - my);
+    }
+    for (int64_t i = 0; i < vocab; ++i) {
+      const double lp = x[i] - mx - std::log(zx), lq = y[i] - my - std::log(zy);
+      kl_sum += std::exp(lp) * (lp - lq);
+    }
+  }
+  const double kl = kl_sum / static_cast<double>(tokens.size());
+  EXPECT_LE(max_diff, 5e-2) << c.input;
+  EXPECT_LE(kl, 1e-5) << c.input;
+  RecordProperty("max_abs_diff", std::to_string(max_diff));
+  RecordProperty("mean_kl", std::to_string(kl));
+}
+
+TEST(MultimodalPromptTest, SoftTokenWithoutEmbeddingsIsAnError) {
+  std::unique_ptr<Model> model = Model::Load(std::string(G4_TEST_DATA_DIR) + "/models/tiny-e2b.f32.gguf");
+  KvCache cache(model->config(), 16, DType::kF32);
+  Gemma4Decoder decoder(*model, 1);
+  const int32_t tokens[] = {2, kSoftToken, 5};
+  const SequenceStep step{&cache, tokens, 3, nullptr, false, nullptr};
+  try {
+    decoder.Forward(std::span<const SequenceStep>(&step, 1));
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("soft token without embeddings"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, MultimodalPromptTest,
+                         ::testing::Values(Case{"img_64x64", "numpy", false}, Case{"img_300x200", "numpy", false},
+                                           Case{"img_517x1023", "numpy", false}, Case{"img_768x768", "numpy", false},
+                                           Case{"aud_noise_1s_16k_mono", "numpy-hfmel", true},
+                                           Case{"aud_sweep_1s_16k_mono", "numpy-hfmel", true},
+                                           Case{"aud_sweepnoise_3.7s_16k_mono", "numpy-hfmel", true},
+                                           Case{"aud_sweepnoise_3.7s_44k1_stereo", "numpy-hfmel", true}),
+                         [](const auto& info) {
+                           std::string name = info.param.input;
+                           for (char& ch : name) {
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace g4
