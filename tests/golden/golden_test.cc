@@ -14,6 +14,7 @@
 
 #include "g4/engine.h"
 #include "io/glg.h"
+#include "logit_compare.h"
 
 namespace g4 {
 namespace {
@@ -77,29 +78,7 @@ void ExpectClose(const LogitsFile& ref, const std::vector<float>& got, const std
 }
 
 double MeanKl(const LogitsFile& ref, const float* test) {
-  const int V = ref.n_vocab;
-  double total = 0;
-  for (size_t t = 0; t < ref.tokens.size(); ++t) {
-    const float* p = ref.row(t);
-    const float* q = test + t * V;
-    const double mp = *std::max_element(p, p + V);
-    const double mq = *std::max_element(q, q + V);
-    double sp = 0, sq = 0;
-    for (int i = 0; i < V; ++i) {
-      sp += std::exp(p[i] - mp);
-      sq += std::exp(q[i] - mq);
-    }
-    const double lp = mp + std::log(sp);
-    const double lq = mq + std::log(sq);
-    double kl = 0;
-    for (int i = 0; i < V; ++i) {
-      const double log_p = p[i] - lp;
-      const double log_q = q[i] - lq;
-      kl += std::exp(log_p) * (log_p - log_q);
-    }
-    total += kl;
-  }
-  return total / static_cast<double>(ref.tokens.size());
+  return g4::MeanKl(ref.logits.data(), test, ref.tokens.size(), ref.n_vocab);
 }
 
 class GoldenF32 : public ::testing::TestWithParam<const char*> {};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "logit_compare.h"
 #include "model/gemma4_text.h"
 #include "ops/attention.h"
 
@@ -37,29 +38,6 @@ TEST(GroupAttentionTest, MatchesPlainSoftmaxOverManyBlocks) {
     GroupAttentionReference(q.data(), group, hd, k_rows.data(), v_rows.data(), n, reference.data());
     for (size_t i = 0; i < fast.size(); ++i) EXPECT_NEAR(fast[i], reference[i], 2e-5) << "n " << n << " i " << i;
   }
-}
-
-// Mean KL divergence of softmax(b) from softmax(a), per position.
-double MeanKl(const std::vector<float>& a, const std::vector<float>& b, int64_t vocab) {
-  double total = 0;
-  const int64_t rows = static_cast<int64_t>(a.size()) / vocab;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = &a[r * vocab];
-    const float* y = &b[r * vocab];
-    const double mx = *std::max_element(x, x + vocab), my = *std::max_element(y, y + vocab);
-    double zx = 0, zy = 0;
-    for (int64_t i = 0; i < vocab; ++i) {
-      zx += std::exp(x[i] - mx);
-      zy += std::exp(y[i] - my);
-    }
-    double kl = 0;
-    for (int64_t i = 0; i < vocab; ++i) {
-      const double lp = x[i] - mx - std::log(zx), lq = y[i] - my - std::log(zy);
-      kl += std::exp(lp) * (lp - lq);
-    }
-    total += kl;
-  }
-  return total / static_cast<double>(rows);
 }
 
 // Smaller KV types stay close to float32 entries on every tiny preset: mean KL per position
@@ -97,7 +75,8 @@ TEST(KvTypeTest, StoredTypesStayCloseToFloat32) {
       double bound;
     } cases[] = {{DType::kF16, 1e-6}, {DType::kBF16, 2.2e-2}, {DType::kQ8_0, 2.2e-2}};
     for (const auto& c : cases) {
-      const double kl = MeanKl(exact, run(c.type), vocab);
+      const std::vector<float> rounded = run(c.type);
+      const double kl = MeanKl(exact.data(), rounded.data(), exact.size() / vocab, static_cast<int>(vocab));
       std::printf("%s kv %s: mean KL %.3g\n", preset, std::string(DTypeName(c.type)).c_str(), kl);
       EXPECT_LT(kl, c.bound) << preset << " " << DTypeName(c.type);
       EXPECT_GT(kl, 0.0) << preset << " " << DTypeName(c.type) << ": rounding had no effect at all";

@@ -27,12 +27,18 @@ std::vector<int32_t> RandomTokens(int n, int vocab, uint32_t seed) {
   return t;
 }
 
-// Logits of the last token of `tokens`, evaluated alone in a fresh session in one batch.
-std::vector<float> Reference(const Model& model, const std::vector<int32_t>& tokens) {
+// A session of 256 tokens with the test's KV type.
+SessionOptions TestSessionOptions(int n_threads) {
   SessionOptions options;
   options.max_context = 256;
-  options.n_threads = 1;
+  options.n_threads = n_threads;
   options.kv_type = kKvType;
+  return options;
+}
+
+// Logits of the last token of `tokens`, evaluated alone in a fresh session in one batch.
+std::vector<float> Reference(const Model& model, const std::vector<int32_t>& tokens) {
+  const SessionOptions options = TestSessionOptions(1);
   Gemma4Session session(model, options);
   std::vector<float> logits;
   session.Eval(tokens.data(), static_cast<int64_t>(tokens.size()), false, &logits);
@@ -102,10 +108,7 @@ TEST_P(BatchDecodeTest, SequencesInOnePassMatchEachAlone) {
 
 TEST_P(BatchDecodeTest, CheckpointRewindsPastTheSlidingWindow) {
   const ModelConfig& config = model_->config();
-  SessionOptions options;
-  options.max_context = 256;
-  options.n_threads = 2;
-  options.kv_type = kKvType;
+  const SessionOptions options = TestSessionOptions(2);
   Gemma4Session session(*model_, options);
   const std::vector<int32_t> shared = RandomTokens(20, config.vocab_size, 7);
   const std::vector<int32_t> first_tail = RandomTokens(30, config.vocab_size, 8);
@@ -128,10 +131,7 @@ TEST_P(BatchDecodeTest, CheckpointRewindsPastTheSlidingWindow) {
 
 TEST_P(BatchDecodeTest, TruncateWithinReach) {
   const ModelConfig& config = model_->config();
-  SessionOptions options;
-  options.max_context = 256;
-  options.n_threads = 1;
-  options.kv_type = kKvType;
+  const SessionOptions options = TestSessionOptions(1);
   Gemma4Session session(*model_, options);
   const std::vector<int32_t> tokens = RandomTokens(12, config.vocab_size, 11);
   session.Eval(tokens.data(), 12, false, nullptr);
