@@ -8,7 +8,7 @@ import { startServer, runChecks, postJson, assertOpenAiError } from './server_ut
 
 const [g4, model] = process.argv.slice(2);
 const KEY = 'sekret-key';
-const server = await startServer(g4, model, ['--parallel', '1', '--max-queue', '0', '-c', '256', '--api-key', KEY,
+const server = await startServer(g4, model, ['--parallel', '1', '--max-queue', '0', '-c', '2048', '--api-key', KEY,
                                               '--max-body', '65536']);
 const auth = { Authorization: `Bearer ${KEY}` };
 const chat = (extra = {}) => ({ model: 'm', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, ...extra });
@@ -18,10 +18,11 @@ async function stillServing() {
   assert.equal(r.status, 200, r.text);
 }
 
-async function activeRequests() {
+async function metric(name) {
   const m = await (await fetch(`${server.base}/metrics`)).text();
-  return Number(m.match(/^g4_requests_active (\S+)$/m)[1]);
+  return Number(m.match(new RegExp(`^${name} (\\S+)$`, 'm'))[1]);
 }
+const activeRequests = () => metric('g4_requests_active');
 
 runChecks([
   ['missing key is 401', async () => {
@@ -50,7 +51,7 @@ runChecks([
       400, 'banana');
   }],
   ['prompt longer than the context is 400', async () => {
-    const long = 'many words here '.repeat(200);
+    const long = 'many words here '.repeat(1000);
     const r = await postJson(server.base, '/v1/chat/completions', chat({ messages: [{ role: 'user', content: long }] }), auth);
     assertOpenAiError(r, 400, 'context');
     assert.equal(r.json.error.code, 'context_length_exceeded');
@@ -75,6 +76,7 @@ runChecks([
     assert.equal((await slow).status, 200);
   }],
   ['a client that disconnects mid-stream frees its slot', async () => {
+    const generated_before = await metric('g4_generated_tokens_total');
     await new Promise((resolve, reject) => {
       const req = http.request(`${server.base}/v1/chat/completions`, {
         method: 'POST', headers: { 'Content-Type': 'application/json', ...auth } }, (res) => {
@@ -90,6 +92,10 @@ runChecks([
       active = await activeRequests();
     }
     assert.equal(active, 0, 'the abandoned generation is still running');
+    // Left alone it would write about 2000 tokens (the context); cancelled, it stops within a
+    // few writes of the disconnect.
+    const generated = (await metric('g4_generated_tokens_total')) - generated_before;
+    assert.ok(generated < 500, `the abandoned generation went on for ${generated} tokens`);
     await stillServing();
   }],
   ['still serving after all that', stillServing],
