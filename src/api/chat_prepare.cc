@@ -134,6 +134,7 @@ PreparedChat PrepareChat(const Model& model, const ChatRequest& request) {
   prepared.declared_tools = DeclaredToolNames(request.tools);
   GenerateOptions& options = prepared.options;
   options.sampling = MakeSampling(model, request.sampling);
+  ValidateSamplingParams(options.sampling, model.config().vocab_size);
   options.max_tokens = request.max_tokens;
   options.stop_strings = request.stop;
   options.starts_in_reasoning = PromptEndsInsideReasoning(prepared.prompt);

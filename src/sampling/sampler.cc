@@ -54,9 +54,7 @@ std::vector<int32_t> GemmaForbiddenTokens(int32_t n_vocab) {
   return ids;
 }
 
-Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
-    : params_(params), n_vocab_(n_vocab), forbidden_(static_cast<size_t>(std::max(n_vocab, 0)), 0), rng_(params.seed) {
-  const SamplingParams& p = params_;
+void ValidateSamplingParams(const SamplingParams& p, int32_t n_vocab) {
   if (n_vocab <= 0) Fail("sampling: vocabulary size must be positive, got ", n_vocab);
   if (!(p.temperature >= 0) || !std::isfinite(p.temperature))
     Fail("sampling: temperature must be >= 0, got ", p.temperature);
@@ -74,6 +72,11 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
   }
   if (p.top_logprobs < 0 || p.top_logprobs > 100)
     Fail("sampling: top_logprobs must be in [0, 100], got ", p.top_logprobs);
+}
+
+Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
+    : params_(params), n_vocab_(n_vocab), forbidden_(static_cast<size_t>(std::max(n_vocab, 0)), 0), rng_(params.seed) {
+  ValidateSamplingParams(params_, n_vocab);
 }
 
 void Sampler::SetForbiddenTokens(const std::vector<int32_t>& ids) {

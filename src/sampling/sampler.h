@@ -67,6 +67,10 @@ struct SampleResult {
   std::vector<TokenLogprob> top;
 };
 
+// Throws g4::Error naming the first out-of-range parameter (what the Sampler constructor checks),
+// so a request can be refused before it is queued.
+void ValidateSamplingParams(const SamplingParams& params, int32_t n_vocab);
+
 class Sampler {
  public:
   // Throws g4::Error for out-of-range parameters.

@@ -258,6 +258,7 @@ void HandleCompletions(const EndpointContext& ctx, const httplib::Request& req, 
     options.max_tokens = r.max_tokens;
     options.stop_strings = r.stop;
     options.raw_text = true;
+    ValidateSamplingParams(options.sampling, ctx.model->config().vocab_size);
     if (!SubmitOrRefuse(ctx, request, res)) return;
     const int prompt_tokens = static_cast<int>(ids.size());
     if (r.stream) {

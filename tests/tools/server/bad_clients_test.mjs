@@ -40,6 +40,7 @@ runChecks([
       [{ messages: 'hello' }, 'messages'], [{ stop: [1] }, 'stop[0]'], [{ top_p: 3 }, 'top_p'],
       [{ tools: {} }, 'tools'], [{ response_format: { type: 'xml' } }, 'response_format.type'],
       [{ seed: 1.5 }, 'seed'], [{ n: 2 }, 'n'], [{ tool_choice: 'required' }, 'tool_choice'],
+      [{ logit_bias: { '999999999': 1 } }, 'logit_bias'], [{ logit_bias: { abc: 1 } }, 'logit_bias'],
     ];
     for (const [extra, field] of cases) {
       assertOpenAiError(await postJson(server.base, '/v1/chat/completions', chat(extra), auth), 400, field);
