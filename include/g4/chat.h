@@ -27,7 +27,17 @@ struct SamplingOptions {
 };
 
 struct ChatRequest {
-  nlohmann::json messages = nlohmann::json::array();  // OpenAI chat messages
+  // OpenAI chat messages. Content parts may carry media, in message order:
+  //   {"type":"image_url","image_url":{"url":URL}}      PNG, JPEG, WebP, GIF (first frame), BMP
+  //   {"type":"input_audio","input_audio":{"data":BASE64,"format":"wav"|"mp3"|"flac"|...}}
+  //   {"type":"video_url","video_url":{"url":URL}}      MP4, MKV, WebM, MOV, ...
+  // URL is a data URL ("data:image/png;base64,...") or, when allow_file_urls, a file:// URL.
+  // Media the model has no encoder for, and media that cannot be decoded, make the request fail
+  // with a message naming the part ("messages[1].content[0]"); media are never dropped.
+  nlohmann::json messages = nlohmann::json::array();
+  int image_tokens = 280;     // soft tokens per image: 70, 140, 280, 560 or 1120 (spec §4.2)
+  int video_frames = 32;      // frames sampled evenly over each video (70 soft tokens each)
+  bool allow_file_urls = false;  // the CLI sets it for the user's own files; the server never does
   nlohmann::json tools;                                // null or an OpenAI tools array
   // OpenAI tool_choice: null or "auto" (the model decides), "none" (no call), "required" (the
   // answer is one or more calls, after the thoughts when thinking), or

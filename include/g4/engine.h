@@ -73,12 +73,24 @@ struct ModelSummary {
 
 class Model;
 class Gemma4Session;
+class MultimodalTowers;
+
+struct LoadOptions {
+  // A llama.cpp-style mmproj GGUF holding the vision and/or audio towers. Empty: the towers
+  // inside the model's own files (Hugging Face checkpoints carry them; GGUF text files do not).
+  std::string mmproj_path;
+};
 
 // A model loaded for inference; immutable and shareable by several sessions.
 class LoadedModel {
  public:
   static Status Load(const std::string& path, std::unique_ptr<LoadedModel>* out);
+  static Status Load(const std::string& path, const LoadOptions& options, std::unique_ptr<LoadedModel>* out);
   ~LoadedModel();
+
+  // Whether images/video frames (vision tower) and audio (audio tower) can be given to it.
+  bool has_vision() const;
+  bool has_audio() const;
 
   ModelSummary Summary() const;
   // Bytes of KV cache for `context` tokens stored as kv_type (f32, f16, bf16, q8_0; sliding
@@ -87,10 +99,12 @@ class LoadedModel {
   int vocab_size() const;
   int context_length() const;
   const Model& internal() const { return *model_; }
+  const MultimodalTowers* towers() const { return towers_.get(); }  // null: text only
 
  private:
   LoadedModel() = default;
   std::unique_ptr<Model> model_;
+  std::unique_ptr<MultimodalTowers> towers_;
 };
 
 struct SessionConfig {

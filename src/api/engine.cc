@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "model/gemma4_text.h"
 #include "model/gguf.h"
+#include "model/mmproj.h"
 #include "model/model.h"
 
 namespace g4 {
@@ -25,12 +26,26 @@ Status Guard(Fn&& fn) {
 LoadedModel::~LoadedModel() = default;
 
 Status LoadedModel::Load(const std::string& path, std::unique_ptr<LoadedModel>* out) {
+  return Load(path, LoadOptions{}, out);
+}
+
+Status LoadedModel::Load(const std::string& path, const LoadOptions& options, std::unique_ptr<LoadedModel>* out) {
   return Guard([&] {
     std::unique_ptr<LoadedModel> m(new LoadedModel());
     m->model_ = Model::Load(path);
+    std::unique_ptr<MultimodalTowers> towers = options.mmproj_path.empty()
+                                                   ? MultimodalTowers::FromModel(*m->model_)
+                                                   : MultimodalTowers::LoadMmproj(options.mmproj_path);
+    if (towers->vision() != nullptr || towers->audio() != nullptr) {
+      towers->CheckTextWidth(m->model_->config().d_model, m->model_->path());
+      m->towers_ = std::move(towers);
+    }
     *out = std::move(m);
   });
 }
+
+bool LoadedModel::has_vision() const { return towers_ != nullptr && towers_->vision() != nullptr; }
+bool LoadedModel::has_audio() const { return towers_ != nullptr && towers_->audio() != nullptr; }
 
 ModelSummary LoadedModel::Summary() const {
   const ModelConfig& c = model_->config();
