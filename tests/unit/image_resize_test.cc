@@ -101,7 +101,7 @@ void ExpectSameAsPil(int width, int height, int out_width, int out_height) {
   const std::string in = media_test::TempPath(".rgb");
   const std::string out = media_test::TempPath(".rgb");
   media_test::WriteBytes(in, source.rgb.data(), source.rgb.size());
-  media_test::Run(media_test::kPython + " " + media_test::Quote(media_test::kPilOracle) + " resize " + in + " " +
+  media_test::RunCommand(media_test::kPython + " " + media_test::Quote(media_test::kPilOracle) + " resize " + in + " " +
                   std::to_string(width) + " " + std::to_string(height) + " " + std::to_string(out_width) + " " +
                   std::to_string(out_height) + " " + out);
   Image expected;

@@ -45,7 +45,7 @@ inline void WriteBytes(const std::string& path, const uint8_t* data, size_t size
 }
 
 // Runs a shell command; returns its stdout, or fails the test with the exit status.
-inline std::string Run(const std::string& command) {
+inline std::string RunCommand(const std::string& command) {
   std::string output;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) {
