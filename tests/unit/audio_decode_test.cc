@@ -14,11 +14,7 @@
 namespace g4 {
 namespace {
 
-using media_test::ErrorText;
-using media_test::Quote;
-using media_test::ReadBytes;
-using media_test::RunCommand;
-using media_test::TempPath;
+using namespace media_test;  // NOLINT: the test helpers
 
 const std::string kDir = std::string(G4_TEST_DATA_DIR) + "/multimodal/";
 const std::string kSweepWav = kDir + "inputs/aud_sweep_1s_16k_mono.wav";
