@@ -264,6 +264,25 @@ TEST_F(RandomModelTest, GoldenConfigFileGivesTheSameLayout) {
   ExpectSameLayout(out, kModels + "tiny-moe.q8_0.gguf");
 }
 
+// --mmproj writes the vision/audio towers as llama.cpp's converter lays out an mmproj file; from
+// a golden config it must reproduce the golden towers' keys, tensor names, types and shapes.
+TEST_F(RandomModelTest, MmprojFromGoldenConfigsMatchesGoldenLayout) {
+  const std::string dir = std::string(G4_TEST_DATA_DIR) + "/multimodal/models/";
+  for (const std::string name : {"tiny", "tiny-large-vision"}) {
+    const std::string out = Path(name + ".mmproj.gguf");
+    const std::string golden = dir + name + ".mmproj.f32.gguf";
+    ASSERT_EQ(Run("--mmproj --config '" + golden + ".config.json' --type f32 -o '" + out + "'"), 0) << Log();
+    ExpectSameLayout(out, golden);
+  }
+}
+
+TEST_F(RandomModelTest, MmprojNeedsAPresetWithTowers) {
+  const std::string out = Path("none.gguf");
+  EXPECT_NE(Run("--mmproj --preset tiny-e2b -o '" + out + "'"), 0);
+  EXPECT_NE(Log().find("has no multimodal towers"), std::string::npos) << Log();
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(RandomModelTest, OutputDependsOnSeedButNotThreads) {
   ASSERT_EQ(Run("-p tiny-dense -t q8_0 -s 7 -j 1 -q -o '" + Path("a.gguf") + "'"), 0) << Log();
   ASSERT_EQ(Run("-p tiny-dense -t q8_0 -s 7 -j 3 -q -o '" + Path("b.gguf") + "'"), 0) << Log();

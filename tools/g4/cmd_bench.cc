@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_encoders.h"
 #include "commands.h"
 #include "g4/engine.h"
 #include "model/model.h"
@@ -38,6 +39,9 @@ struct BenchArgs {
   int reps = 5;
   int bw_mib = 1024;
   bool json = false;
+  std::string mmproj;        // towers to time as well (HF checkpoints carry their own)
+  int image_tokens = 280;    // 0: skip the image test
+  double audio_seconds = 30;  // 0: skip the audio test
 };
 
 double Now() {
@@ -126,12 +130,13 @@ std::string Gib(double bytes) {
 }
 
 int RunBench(const BenchArgs& args) {
-  if (args.reps < 1 || args.prompt < 0 || args.gen < 0 || (args.prompt == 0 && args.gen == 0)) {
-    std::fprintf(stderr, "g4 bench: need -r >= 1 and at least one of -p, -n above 0\n");
+  const bool encoders_only = args.prompt == 0 && args.gen == 0 && !args.mmproj.empty();
+  if (args.reps < 1 || args.prompt < 0 || args.gen < 0 || (args.prompt == 0 && args.gen == 0 && !encoders_only)) {
+    std::fprintf(stderr, "g4 bench: need -r >= 1 and at least one of -p, -n above 0 (or --mmproj)\n");
     return 2;
   }
   std::unique_ptr<LoadedModel> model;
-  Status st = LoadedModel::Load(args.model, &model);
+  Status st = LoadedModel::Load(args.model, LoadOptions{.mmproj_path = args.mmproj}, &model);
   if (!st.ok()) {
     std::fprintf(stderr, "g4 bench: %s\n", st.message().c_str());
     return 1;
@@ -178,6 +183,7 @@ int RunBench(const BenchArgs& args) {
     Stats stats;
   };
   std::vector<Test> tests;
+  std::vector<EncoderBenchResult> encoder_results;
   try {
     if (args.prompt > 0) {
       run_prefill();
@@ -191,6 +197,7 @@ int RunBench(const BenchArgs& args) {
       for (int r = 0; r < args.reps; ++r) v.push_back(run_decode());
       tests.push_back({"tg" + std::to_string(args.gen), Summarize(v)});
     }
+    encoder_results = BenchEncoders(*model, args.image_tokens, args.audio_seconds, args.reps, threads);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "g4 bench: %s\n", e.what());
     return 1;
@@ -229,6 +236,11 @@ int RunBench(const BenchArgs& args) {
     j["bytes_per_decoded_token"] = bytes_per_token;
     j["read_bandwidth_bytes_per_s"] = bandwidth;
     j["decode_limit_tokens_per_s"] = limit;
+    for (const EncoderBenchResult& r : encoder_results) {
+      const Stats e = Summarize(r.samples);
+      j["encoders"].push_back({{"test", r.name}, {"unit", r.unit}, {"detail", r.detail}, {"median", e.median},
+                               {"min", e.min}, {"max", e.max}, {"samples", e.samples}});
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -254,6 +266,13 @@ int RunBench(const BenchArgs& args) {
       std::printf("decode at %.0f%% of the bandwidth limit\n", 100.0 * t.stats.median / limit);
     }
   }
+  if (!encoder_results.empty()) std::printf("\n| %-12s | %-30s | %-34s |\n", "encoder", "median (min - max)", "input");
+  for (const EncoderBenchResult& r : encoder_results) {
+    const Stats e = Summarize(r.samples);
+    char cell[64];
+    std::snprintf(cell, sizeof cell, "%.3g %s (%.3g - %.3g)", e.median, r.unit.c_str(), e.min, e.max);
+    std::printf("| %-12s | %-30s | %-34s |\n", r.name.c_str(), cell, r.detail.c_str());
+  }
   return 0;
 }
 
@@ -270,6 +289,10 @@ Runner AddBenchCommand(CLI::App& app) {
   sub->add_option("-r,--repetitions", args->reps, "timed runs per test (median and spread are reported)");
   sub->add_option("--bw-mib", args->bw_mib, "MiB read by the bandwidth measurement (0: skip it)");
   sub->add_flag("--json", args->json, "print the results as JSON");
+  sub->add_option("--mmproj", args->mmproj,
+                  "also time the vision/audio towers of this mmproj GGUF (-p 0 -n 0 to time only them)");
+  sub->add_option("--image-tokens", args->image_tokens, "image test: soft-token budget (0: skip)");
+  sub->add_option("--audio-seconds", args->audio_seconds, "audio test: clip length in seconds (0: skip)");
   return [args] { return RunBench(*args); };
 }
 
