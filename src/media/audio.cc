@@ -23,15 +23,6 @@ namespace {
 
 constexpr int64_t kMaxOutputSamples = static_cast<int64_t>(kMaxAudioSeconds * kAudioSampleRate);
 
-struct CodecContextDeleter {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketDeleter {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
 struct ResamplerDeleter {
   void operator()(SwrContext* s) const { swr_free(&s); }
 };
@@ -142,26 +133,22 @@ AudioClip DecodeAudioStream(MemoryContainer& container, int stream_index) {
   const std::string& what = container.what();
   AVFormatContext* format = container.format();
   const AVStream* stream = format->streams[stream_index];
-  const AVCodecParameters* params = stream->codecpar;
-  const AVCodec* codec = avcodec_find_decoder(params->codec_id);
-  if (codec == nullptr) Fail(what, ": unsupported audio codec '", avcodec_get_name(params->codec_id), "'");
   const double declared = DeclaredSeconds(format, stream);
   if (HeaderDurationIsReliable(format) && declared > kMaxAudioSeconds) {
     Fail(what, ": the audio lasts ", declared, " s, longer than the ", kMaxAudioSeconds, " s g4 takes");
   }
-  std::unique_ptr<AVCodecContext, CodecContextDeleter> decoder(avcodec_alloc_context3(codec));
-  if (!decoder) Fail(what, ": out of memory for the ", codec->name, " decoder");
-  int rc = avcodec_parameters_to_context(decoder.get(), params);
   // Damaged data is an error, not something to conceal: checksums are verified where the
   // format has them, and any decoding error stops the decoder.
-  decoder->err_recognition |= AV_EF_CRCCHECK | AV_EF_EXPLODE;
-  if (rc >= 0) rc = avcodec_open2(decoder.get(), codec, nullptr);
-  if (rc < 0) Fail(what, ": cannot open the ", codec->name, " decoder: ", FfmpegErrorText(rc));
+  DecoderPtr decoder = OpenDecoder(stream, what, "audio", [](AVCodecContext* c) {
+    c->err_recognition |= AV_EF_CRCCHECK | AV_EF_EXPLODE;
+  });
+  const AVCodec* codec = decoder->codec;
+  int rc = 0;
 
   AudioClip clip;
   MonoResampler resampler(what);
-  std::unique_ptr<AVPacket, PacketDeleter> packet(av_packet_alloc());
-  std::unique_ptr<AVFrame, FrameDeleter> frame(av_frame_alloc());
+  PacketPtr packet(av_packet_alloc());
+  FramePtr frame(av_frame_alloc());
   if (!packet || !frame) Fail(what, ": out of memory for decoding");
   auto drain = [&] {
     while ((rc = avcodec_receive_frame(decoder.get(), frame.get())) >= 0) {

@@ -1,6 +1,7 @@
 #include "media/ffmpeg_input.h"
 
 extern "C" {
+#include <libavutil/dict.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
@@ -10,8 +11,10 @@ extern "C" {
 #include <cstdarg>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "base/error.h"
+#include "media/image.h"
 
 namespace g4::media_internal {
 namespace {
@@ -95,7 +98,21 @@ MemoryContainer::MemoryContainer(const uint8_t* data, size_t size, const std::st
     Release();
     Fail(what, ": not a media file FFmpeg can read (", size, " bytes): ", text);
   }
-  rc = avformat_find_stream_info(format_, nullptr);
+  // Probing may decode a frame: frame sizes from the header are checked first, and the
+  // decoders FFmpeg probes with are capped too (for formats whose header has no size).
+  for (unsigned i = 0; i < format_->nb_streams; ++i) {
+    const AVCodecParameters* p = format_->streams[i]->codecpar;
+    if (p->codec_type == AVMEDIA_TYPE_VIDEO && static_cast<int64_t>(p->width) * p->height > kMaxImagePixels) {
+      const int width = p->width, height = p->height;
+      Release();
+      Fail(what, ": the video claims ", width, "x", height, " frames, more than the ", kMaxImagePixels,
+           " pixels g4 decodes; nothing was decoded");
+    }
+  }
+  std::vector<AVDictionary*> probe_options(format_->nb_streams, nullptr);
+  for (AVDictionary*& options : probe_options) av_dict_set_int(&options, "max_pixels", kMaxImagePixels, 0);
+  rc = avformat_find_stream_info(format_, probe_options.data());
+  for (AVDictionary*& options : probe_options) av_dict_free(&options);
   if (rc < 0) {
     const std::string text = FfmpegErrorText(rc);
     const std::string container = format_->iformat->name;
@@ -112,6 +129,23 @@ void MemoryContainer::Release() {
     av_freep(&io_->buffer);
     avio_context_free(&io_);
   }
+}
+
+DecoderPtr OpenDecoder(const AVStream* stream, const std::string& what, const char* kind,
+                       void (*configure)(AVCodecContext*)) {
+  const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
+  if (codec == nullptr) {
+    Fail(what, ": unsupported ", kind, " codec '", avcodec_get_name(stream->codecpar->codec_id), "'");
+  }
+  DecoderPtr decoder(avcodec_alloc_context3(codec));
+  if (!decoder) Fail(what, ": out of memory for the ", codec->name, " decoder");
+  int rc = avcodec_parameters_to_context(decoder.get(), stream->codecpar);
+  if (rc >= 0) {
+    configure(decoder.get());
+    rc = avcodec_open2(decoder.get(), codec, nullptr);
+  }
+  if (rc < 0) Fail(what, ": cannot open the ", codec->name, " decoder: ", FfmpegErrorText(rc));
+  return decoder;
 }
 
 double DeclaredSeconds(const AVFormatContext* format, const AVStream* stream) {

@@ -4,6 +4,7 @@
 #pragma once
 
 extern "C" {
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 }
 
@@ -15,6 +16,15 @@ extern "C" {
 #include "media/audio.h"
 
 namespace g4::media_internal {
+
+struct FfmpegDeleter {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+using DecoderPtr = std::unique_ptr<AVCodecContext, FfmpegDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FfmpegDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, FfmpegDeleter>;
 
 // FFmpeg's text for an error code, plus the last error FFmpeg logged on this thread (its log is
 // captured instead of printed, so a server's stderr stays clean).
@@ -47,6 +57,11 @@ class MemoryContainer {
   AVIOContext* io_ = nullptr;
   AVFormatContext* format_ = nullptr;
 };
+
+// Opens a decoder for `stream` ("audio" or "video" `kind`, for messages); `configure` may set
+// options before it opens. Throws g4::Error naming `what` for a codec FFmpeg lacks.
+DecoderPtr OpenDecoder(const AVStream* stream, const std::string& what, const char* kind,
+                       void (*configure)(AVCodecContext*));
 
 // Decodes audio stream `stream_index` of an open container to mono 16 kHz float (the whole
 // stream; other streams' packets are skipped). Throws g4::Error naming the container's `what`.
