@@ -7,6 +7,7 @@
 
 #include <httplib.h>
 
+#include "api/media_prompt.h"
 #include "model/model.h"
 #include "server/scheduler.h"
 
@@ -17,6 +18,7 @@ struct EndpointContext {
   BatchScheduler* scheduler = nullptr;
   std::string model_id;
   int default_max_tokens = -1;
+  MediaEncoders media;  // the model's towers (LoadedModel::towers()) and encoder threads
 };
 
 void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& req, httplib::Response& res);
