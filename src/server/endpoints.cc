@@ -143,8 +143,9 @@ void ResolveMedia(const EndpointContext& ctx, const std::vector<MediaPartRef>& m
                      m.path(), "unsupported_media");
     }
     if (audio) continue;
-    json& object = (*messages)[m.message]["content"][m.part][m.kind == MediaPartRef::kImage ? "image_url" : "video_url"];
-    const std::string& url = object["url"].get_ref<const std::string&>();
+    json& field = (*messages)[m.message]["content"][m.part][m.kind == MediaPartRef::kImage ? "image_url" : "video_url"];
+    json& url_value = field.is_string() ? field : field["url"];  // a bare URL string, or {"url": URL}
+    const std::string& url = url_value.get_ref<const std::string&>();
     if (url.rfind("data:", 0) == 0) continue;
     if (!ctx.fetch_remote_media) {
       throw ApiError(400,
@@ -155,7 +156,7 @@ void ResolveMedia(const EndpointContext& ctx, const std::vector<MediaPartRef>& m
     std::string data_url;
     const Status st = ctx.fetch_remote_media(std::string(url), &data_url);
     if (!st.ok()) throw ApiError(400, Concat(m.url_field(), ": ", st.message()), m.url_field());
-    object["url"] = std::move(data_url);
+    url_value = std::move(data_url);
   }
 }
 

@@ -155,10 +155,11 @@ void CheckMediaUrl(const json& url, const std::string& field) {
   }
 }
 
-const json& ObjectField(const json& part, const char* name, const std::string& where) {
+// `shapes` says what the field may be ("an object", "an object or a URL string").
+const json& ObjectField(const json& part, const char* name, const std::string& where, const char* shapes) {
   const json* v = Field(part, name);
   if (v == nullptr) BadField(Concat(where, ".", name), "is required");
-  if (!v->is_object()) BadField(Concat(where, ".", name), Concat("expected an object, got ", v->type_name()));
+  if (!v->is_object()) BadField(Concat(where, ".", name), Concat("expected ", shapes, ", got ", v->type_name()));
   return *v;
 }
 
@@ -182,14 +183,20 @@ std::vector<MediaPartRef> MediaPartsOf(const json& messages) {
       const std::string where = Concat("messages[", i, "].content[", j, "]");
       const std::string& t = type->get_ref<const std::string&>();
       if (t == "image_url" || t == "video_url") {
-        const json& object = ObjectField(part, t.c_str(), where);
-        CheckMediaUrl(object.contains("url") ? object["url"] : json(), Concat(where, ".", t, ".url"));
-        if (const json* detail = Field(object, "detail"); detail != nullptr && !detail->is_string()) {
-          BadField(Concat(where, ".", t, ".detail"), "expected a string");
+        // OpenAI's {"url": URL} object, or the bare URL string some clients send.
+        const json* value = Field(part, t.c_str());
+        if (value != nullptr && value->is_string()) {
+          CheckMediaUrl(*value, Concat(where, ".", t));
+        } else {
+          const json& object = ObjectField(part, t.c_str(), where, "an object or a URL string");
+          CheckMediaUrl(object.contains("url") ? object["url"] : json(), Concat(where, ".", t, ".url"));
+          if (const json* detail = Field(object, "detail"); detail != nullptr && !detail->is_string()) {
+            BadField(Concat(where, ".", t, ".detail"), "expected a string");
+          }
         }
-        media.push_back({i, j, t == "image_url" ? MediaPartRef::kImage : MediaPartRef::kVideo});
+        media.push_back({i, j, t == "image_url" ? MediaPartRef::kImage : MediaPartRef::kVideo, value->is_string()});
       } else if (t == "input_audio") {
-        const json& object = ObjectField(part, "input_audio", where);
+        const json& object = ObjectField(part, "input_audio", where, "an object");
         CheckStringField(object, "data", where + ".input_audio");
         CheckStringField(object, "format", where + ".input_audio");
         media.push_back({i, j, MediaPartRef::kAudio});
@@ -204,7 +211,8 @@ std::vector<MediaPartRef> MediaPartsOf(const json& messages) {
 std::string MediaPartRef::path() const { return Concat("messages[", message, "].content[", part, "]"); }
 
 std::string MediaPartRef::url_field() const {
-  return Concat(path(), kind == kImage ? ".image_url.url" : kind == kVideo ? ".video_url.url" : ".input_audio.data");
+  if (kind == kAudio) return path() + ".input_audio.data";
+  return Concat(path(), kind == kImage ? ".image_url" : ".video_url", bare_url ? "" : ".url");
 }
 
 ChatCompletionRequest ParseChatCompletionRequest(const json& body) {

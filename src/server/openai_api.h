@@ -43,6 +43,7 @@ struct MediaPartRef {
   enum Kind { kImage, kAudio, kVideo };
   size_t message = 0, part = 0;
   Kind kind = kImage;
+  bool bare_url = false;          // "image_url": URL rather than {"url": URL}
   std::string path() const;       // "messages[0].content[1]"
   std::string url_field() const;  // its URL (or input_audio.data) field
 };

@@ -41,7 +41,11 @@ std::function<Status(const std::string& url, std::string* data_url)> RemoteMedia
     for (char c : type == r.headers.end() ? std::string() : type->second.substr(0, type->second.find(';'))) {
       if (std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '+' || c == '.' || c == '-') mime += c;
     }
-    if (mime.empty()) mime = "application/octet-stream";
+    // Servers often label media loosely (binary/octet-stream, text/plain); the engine checks only
+    // media types against the part, so anything else travels as plain bytes.
+    if (mime.rfind("image/", 0) != 0 && mime.rfind("video/", 0) != 0 && mime.rfind("audio/", 0) != 0) {
+      mime = "application/octet-stream";
+    }
     *data_url = "data:" + mime + ";base64," + Base64(bytes);
     return Status::Ok();
   };

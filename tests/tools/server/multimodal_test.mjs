@@ -109,7 +109,8 @@ runChecks([
   ['media shapes are checked field by field', async () => {
     const cases = [
       [{ type: 'image_url' }, 'messages[0].content[0].image_url'],
-      [{ type: 'image_url', image_url: 'data:image/png;base64,AAAA' }, 'messages[0].content[0].image_url'],
+      [{ type: 'image_url', image_url: 42 }, 'messages[0].content[0].image_url'],
+      [{ type: 'image_url', image_url: 'ftp://host/cat.png' }, 'messages[0].content[0].image_url'],
       [{ type: 'image_url', image_url: { url: 42 } }, 'messages[0].content[0].image_url.url'],
       [{ type: 'image_url', image_url: { url: 'data:image/png,rawbytes' } }, 'messages[0].content[0].image_url.url'],
       [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }, 'messages[0].content[0].image_url.url'],
