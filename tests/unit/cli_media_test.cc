@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "unit/cli_test_util.h"
 
@@ -60,29 +61,29 @@ int PromptTokens(const CliRun& r) {
   return std::stoi(m[1]);
 }
 
-std::string Run(const std::string& flags) {
+std::string RunArgs(const std::string& flags) {
   return "run -m " + Model() + " -p 'Describe this.' -n 2 -s 1 -c 1024 -t 2 " + flags;
 }
 
 TEST(CliMedia, ImagesAndAudioAddTheirSoftTokens) {
-  const CliRun text = RunG4(Run("--mmproj " + kMmproj));
+  const CliRun text = RunG4(RunArgs("--mmproj " + kMmproj));
   ASSERT_EQ(text.exit_code, 0) << text.output;
   const int base = PromptTokens(text);
   ASSERT_GT(base, 0) << text.output;
   // <|image> + 256 soft tokens + <image|>.
-  CliRun r = RunG4(Run("--mmproj " + kMmproj + " --image " + kImage));
+  CliRun r = RunG4(RunArgs("--mmproj " + kMmproj + " --image " + kImage));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(PromptTokens(r), base + 258) << r.output;
-  r = RunG4(Run("--mmproj " + kMmproj + " --image-tokens 70 --image " + kImage + " --image " + kImage));
+  r = RunG4(RunArgs("--mmproj " + kMmproj + " --image-tokens 70 --image " + kImage + " --image " + kImage));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(PromptTokens(r), base + 2 * 66) << r.output;
-  r = RunG4(Run("--mmproj " + kMmproj + " --audio " + OneSecondWav()));
+  r = RunG4(RunArgs("--mmproj " + kMmproj + " --audio " + OneSecondWav()));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(PromptTokens(r), base + 27) << r.output;
 }
 
 TEST(CliMedia, FilesKeepTheirOrderBeforeThePrompt) {
-  const CliRun r = RunG4(Run("--mmproj " + kMmproj + " --print-prompt --audio " + OneSecondWav() + " --image " + kImage +
+  const CliRun r = RunG4(RunArgs("--mmproj " + kMmproj + " --print-prompt --audio " + OneSecondWav() + " --image " + kImage +
                              " --audio " + OneSecondWav()));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const size_t audio1 = r.output.find("<|audio");
@@ -98,33 +99,55 @@ TEST(CliMedia, FilesKeepTheirOrderBeforeThePrompt) {
 }
 
 TEST(CliMedia, ModelWithoutEncoderIsAClearError) {
-  CliRun r = RunG4(Run("--image " + kImage));
+  CliRun r = RunG4(RunArgs("--image " + kImage));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--image: the model has no vision encoder"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--mmproj"), std::string::npos) << r.output;
   EXPECT_EQ(PromptTokens(r), -1) << "answered without the image:\n" << r.output;
-  r = RunG4(Run("--audio " + OneSecondWav()));
+  r = RunG4(RunArgs("--audio " + OneSecondWav()));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--audio: the model has no audio encoder"), std::string::npos) << r.output;
 }
 
 TEST(CliMedia, UnreadableFilesAndBadValuesAreNamed) {
-  CliRun r = RunG4(Run("--mmproj " + kMmproj + " --image /nonexistent/cat.png"));
+  CliRun r = RunG4(RunArgs("--mmproj " + kMmproj + " --image /nonexistent/cat.png"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--image /nonexistent/cat.png: No such file or directory"), std::string::npos) << r.output;
-  r = RunG4(Run("--mmproj " + kMmproj + " --audio " + kData));
+  r = RunG4(RunArgs("--mmproj " + kMmproj + " --audio " + kData));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("is a folder"), std::string::npos) << r.output;
-  r = RunG4(Run("--mmproj " + kMmproj + " --image-tokens 100 --image " + kImage));
+  r = RunG4(RunArgs("--mmproj " + kMmproj + " --image-tokens 100 --image " + kImage));
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("--image-tokens"), std::string::npos) << r.output;
   // A corrupt image fails the answer with a message naming the part.
   const std::string corrupt = TempPath("corrupt.png");
   std::ofstream(corrupt, std::ios::binary) << "\x89PNG\r\n\x1a\n this is not a PNG";
-  r = RunG4(Run("--mmproj " + kMmproj + " --image " + corrupt));
+  r = RunG4(RunArgs("--mmproj " + kMmproj + " --image " + corrupt));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("messages[0].content[0]"), std::string::npos) << r.output;
   fs::remove(corrupt);
+}
+
+TEST(CliMedia, ChatAttachesFilesToTheNextMessage) {
+  // Turn 1 is text only; /image then goes with turn 2 alone, so turn 2 adds its text, the image
+  // and turn 1's answer, and turn 3 (nothing attached) adds no image.
+  const std::string script = TempPath("chat.txt");
+  std::ofstream(script) << "Hello\n/image " << kImage << "\n/audio /nonexistent.wav\n/help\nDescribe this.\nThanks\n/exit\n";
+  const CliRun r = RunG4("chat -m " + Model() + " --mmproj " + kMmproj + " -n 2 -s 1 -c 2048 -t 2 < " + script);
+  fs::remove(script);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(attached " + kImage + "; it goes with your next message)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--audio /nonexistent.wav: No such file or directory"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/image PATH, /audio PATH, /video PATH"), std::string::npos) << r.output;
+  std::vector<int> prompts;
+  const std::regex stats(R"(\[(\d+) prompt tokens)");
+  for (std::sregex_iterator it(r.output.begin(), r.output.end(), stats), end; it != end; ++it) {
+    prompts.push_back(std::stoi((*it)[1]));
+  }
+  ASSERT_EQ(prompts.size(), 3u) << r.output;
+  // Each turn's prompt holds the earlier ones; the image's 258 tokens arrive in turn 2 only.
+  EXPECT_GT(prompts[1] - prompts[0], 258) << r.output;
+  EXPECT_LT(prompts[2] - prompts[1], 258) << r.output;
 }
 
 TEST(CliMedia, MmprojNextToTheModelIsFound) {
