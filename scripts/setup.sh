@@ -6,7 +6,9 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
-  libpng-dev  # image decoding
+  libpng-dev libjpeg-dev libexif-dev libwebp-dev libgif-dev libstb-dev  # image decoding
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev  # audio, video
+  python3-pil ffmpeg  # media test references: PIL decodes and resizes, ffmpeg encodes test clips
   chromium  # the web chat page's browser test (driven by playwright-core from npm)
 )
 # The tokenizer tests build their Gemma 4 vocabulary with Node.js (scripts/fetch_gemma4_vocab.sh);

@@ -17,6 +17,8 @@ namespace g4 {
 
 struct ChatSession::Impl {
   const Model* model = nullptr;
+  MediaCache media_cache;  // the conversation's media, encoded once
+  MediaEncoders encoders;
   std::unique_ptr<Generator> generator;
 };
 
@@ -45,6 +47,7 @@ Status ChatSession::Create(const LoadedModel& model, const SessionConfig& config
     std::unique_ptr<ChatSession> s(new ChatSession());
     s->impl_ = std::make_unique<Impl>();
     s->impl_->model = &model.internal();
+    s->impl_->encoders = {model.towers(), config.n_threads, &s->impl_->media_cache};
     SessionOptions options;
     options.max_context = config.context;
     options.n_threads = config.n_threads;
@@ -63,7 +66,7 @@ void ChatSession::Reset() { impl_->generator->Reset(); }
 Status ChatSession::Respond(const ChatRequest& request, const std::function<bool(const ChatEvent&)>& on_event,
                             ChatResult* result, const std::atomic<bool>* cancel) {
   return Guard([&] {
-    const PreparedChat prepared = PrepareChat(*impl_->model, request);
+    const PreparedChat prepared = PrepareChat(*impl_->model, request, impl_->encoders);
     // A call to a tool the request never declared (possible when calls are not constrained) is
     // reported as an error, not passed on as if valid. Streamed, the error event follows the
     // call's end event and carries its tool_index, which voids the call.
@@ -84,7 +87,7 @@ Status ChatSession::Respond(const ChatRequest& request, const std::function<bool
         return go_on;
       };
     }
-    const GenerateResult r = impl_->generator->Generate(prepared.ids, prepared.options, callback, cancel);
+    const GenerateResult r = impl_->generator->Generate(prepared.ids, prepared.options, callback, cancel, &prepared.soft);
     ChatResult out = ToChatResult(r, prepared, !request.tools.is_null());
     *result = std::move(out);
   });

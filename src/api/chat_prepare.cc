@@ -125,12 +125,15 @@ ChatEvent ToPublicEvent(const OutputEvent& e) {
   return out;
 }
 
-PreparedChat PrepareChat(const Model& model, const ChatRequest& request) {
+PreparedChat PrepareChat(const Model& model, const ChatRequest& request, const MediaEncoders& encoders) {
   PreparedChat prepared;
   const RenderedPrompt rendered = RenderChatRequestMarked(model, request);
   prepared.prompt = rendered.text;
-  // Request text is encoded as plain text: it cannot inject control tokens.
+  // Request text is encoded as plain text: it cannot inject control tokens, so every media
+  // placeholder id in the result is one the template wrote for a media part.
   prepared.ids = model.tokenizer().EncodeMarked(rendered.text, rendered.user);
+  ResolveRequestMedia(request, rendered.media_sources, encoders, model.tokenizer(), model.config().d_model,
+                      &prepared.ids, &prepared.soft);
   prepared.declared_tools = DeclaredToolNames(request.tools);
   GenerateOptions& options = prepared.options;
   options.sampling = MakeSampling(model, request.sampling);

@@ -25,6 +25,8 @@ constexpr std::string_view kQuote = "<|\"|>";  // Gemma's string delimiter token
 // through User(), which records where it went (input marking, see RenderedPrompt).
 struct PromptText : std::string {
   std::vector<TextSpan> user;
+  std::vector<std::string> media_sources;
+  void Media(const ContentPart& part);
   void User(std::string_view text) {
     if (text.empty()) return;
     if (!user.empty() && user.back().end == size()) user.back().end += text.size();
@@ -485,6 +487,11 @@ const char* Placeholder(ContentPartType type) {
   }
 }
 
+void PromptText::Media(const ContentPart& part) {
+  append(Placeholder(part.type));
+  media_sources.push_back(part.source);
+}
+
 // A tool message's result, folded into the assistant turn it answers.
 void RenderToolMessage(const ChatMessage& tool, const std::string& name,
                        const RenderOptions& options, PromptText& out) {
@@ -500,7 +507,9 @@ void RenderToolMessage(const ChatMessage& tool, const std::string& name,
     for (const ContentPart& p : *parts)
       if (p.type == ContentPartType::kText) text += p.text;
     ToolResponseBlock(name, json(text), out);
-    for (const ContentPart& p : *parts) out += Placeholder(p.type);
+    for (const ContentPart& p : *parts) {
+      if (p.type != ContentPartType::kText) out.Media(p);
+    }
     return;
   }
   ToolResponseBlock(name, json(nullptr), out);
@@ -513,7 +522,7 @@ void RenderContent(const ChatMessage& m, PromptText& out) {
   if (const auto* parts = std::get_if<std::vector<ContentPart>>(&m.content)) {
     for (const ContentPart& p : *parts) {
       if (p.type == ContentPartType::kText) out.User(model ? StripThinking(p.text) : PyStrip(p.text));
-      else out += Placeholder(p.type);
+      else out.Media(p);
     }
   }
 }
@@ -691,6 +700,7 @@ RenderedPrompt RenderChatMarked(const std::vector<ChatMessage>& messages, const 
   }
   RenderedPrompt rendered;
   rendered.user = std::move(out.user);
+  rendered.media_sources = std::move(out.media_sources);
   rendered.text = std::move(out);
   return rendered;
 }
@@ -731,6 +741,7 @@ ChatContent ParseContent(const json& msg, const std::string& where) {
     if (!type) Fail(pwhere, ".type: missing");
     ContentPart p;
     p.type = PartTypeOf(*type, pwhere);
+    p.source = pwhere;
     if (p.type == ContentPartType::kText) {
       const std::optional<std::string> text = OptString(part, "text", pwhere);
       if (!text) Fail(pwhere, ".text: missing");

@@ -36,7 +36,8 @@ enum class ContentPartType { kText, kImage, kAudio, kVideo };
 struct ContentPart {
   ContentPartType type = ContentPartType::kText;
   std::string text;  // kText only. Media parts carry no data here: the placeholders are rendered
-                     // and the caller keeps the media itself, in the same order.
+                     // and the caller keeps the media itself.
+  std::string source;  // where the part came from ("messages[1].content[0]"), set by ParseOpenAiMessages
 };
 
 // A message's content: absent (null), a plain string, or a list of parts. The template treats a
@@ -106,6 +107,10 @@ std::string RenderChat(const std::vector<ChatMessage>& messages, const nlohmann:
 struct RenderedPrompt {
   std::string text;
   std::vector<TextSpan> user;  // sorted, disjoint
+  // The `source` of each media part whose placeholder was rendered, in prompt order (which is
+  // not always message order: tool results come before the content of the assistant message
+  // they answer). Media parts missing here were not rendered (a leading system message).
+  std::vector<std::string> media_sources;
 };
 RenderedPrompt RenderChatMarked(const std::vector<ChatMessage>& messages, const nlohmann::json& tools,
                                 const RenderOptions& options);

@@ -13,7 +13,7 @@ CachedSequence::CachedSequence(const ModelConfig& config, int max_context, int m
 
 namespace {
 
-int64_t CommonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+int64_t CommonPrefix(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   const size_t n = std::min(a.size(), b.size());
   size_t i = 0;
   while (i < n && a[i] == b[i]) ++i;
@@ -22,8 +22,8 @@ int64_t CommonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 }  // namespace
 
-int64_t CachedSequence::ReusablePrefix(const std::vector<int32_t>& prompt) const {
-  const int64_t limit = std::min<int64_t>(CommonPrefix(tokens_, prompt), static_cast<int64_t>(prompt.size()) - 1);
+int64_t CachedSequence::ReusablePrefix(const std::vector<uint64_t>& prompt) const {
+  const int64_t limit = std::min<int64_t>(CommonPrefix(keys_, prompt), static_cast<int64_t>(prompt.size()) - 1);
   if (limit <= 0) return 0;
   if (cache_.CanTruncateTo(limit)) return limit;
   int64_t best = 0;
@@ -33,7 +33,7 @@ int64_t CachedSequence::ReusablePrefix(const std::vector<int32_t>& prompt) const
   return best;
 }
 
-PrefixReuse CachedSequence::PrepareFor(const std::vector<int32_t>& prompt) {
+PrefixReuse CachedSequence::PrepareFor(const std::vector<uint64_t>& prompt) {
   PrefixReuse reuse;
   reuse.kept = ReusablePrefix(prompt);
   if (reuse.kept == 0) {
@@ -48,13 +48,13 @@ PrefixReuse CachedSequence::PrepareFor(const std::vector<int32_t>& prompt) {
     cache_.Restore(*it);
     reuse.from_checkpoint = true;
   }
-  tokens_.resize(reuse.kept);
+  keys_.resize(reuse.kept);
   // Checkpoints past the rewind point describe tokens that are about to be replaced.
   while (!checkpoints_.empty() && checkpoints_.back().n_tokens > reuse.kept) checkpoints_.pop_back();
   return reuse;
 }
 
-void CachedSequence::Appended(const int32_t* tokens, int64_t n) { tokens_.insert(tokens_.end(), tokens, tokens + n); }
+void CachedSequence::Appended(const uint64_t* keys, int64_t n) { keys_.insert(keys_.end(), keys, keys + n); }
 
 void CachedSequence::Checkpoint() {
   if (!has_rings_ || max_checkpoints_ <= 0 || cache_.n_tokens() == 0) return;
@@ -65,7 +65,7 @@ void CachedSequence::Checkpoint() {
 
 void CachedSequence::Clear() {
   cache_.Clear();
-  tokens_.clear();
+  keys_.clear();
   checkpoints_.clear();
 }
 

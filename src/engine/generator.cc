@@ -29,20 +29,24 @@ Generator::Generator(const Model& model, const Tokenizer& tokenizer, const Sessi
   if (auto id = tokenizer.Find("<|turn>")) turn_start_ = *id;
 }
 
-void Generator::Eval(const int32_t* tokens, int64_t n, std::vector<float>* logits) {
-  const SequenceStep step{&sequence_.cache(), tokens, n, logits, false};
+void Generator::Eval(const int32_t* tokens, const uint64_t* keys, int64_t n, std::vector<float>* logits,
+                     const float* soft_rows, const uint8_t* bidirectional) {
+  const SequenceStep step{&sequence_.cache(), tokens, n, logits, false, soft_rows, bidirectional};
   decoder_.Forward(std::span<const SequenceStep>(&step, 1));
-  sequence_.Appended(tokens, n);
+  sequence_.Appended(keys, n);
 }
 
 GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
-                                   const EventCallback& on_event, const std::atomic<bool>* cancel) {
+                                   const EventCallback& on_event, const std::atomic<bool>* cancel,
+                                   const SoftTokens* soft) {
   if (prompt.empty()) Fail("the prompt has no tokens");
   if (static_cast<int64_t>(prompt.size()) > max_context()) {
     Fail("the prompt has ", prompt.size(), " tokens but the context size is ", max_context());
   }
   const Clock::time_point prefill_start = Clock::now();
-  const PrefixReuse reuse = sequence_.PrepareFor(prompt);
+  const std::vector<uint64_t> keys = PositionKeys(prompt, soft);
+  const SoftLayout layout(prompt, soft);
+  const PrefixReuse reuse = sequence_.PrepareFor(keys);
   std::vector<float> logits;
   // Prefill in chunks that pause at turn starts and at the end to take ring checkpoints.
   const std::vector<int64_t> stops = CheckpointPositions(prompt, turn_start_);
@@ -50,7 +54,9 @@ GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const Gen
     int64_t end = std::min<int64_t>(static_cast<int64_t>(prompt.size()), i + kPrefillChunk);
     const auto stop = std::upper_bound(stops.begin(), stops.end(), i);
     if (stop != stops.end()) end = std::min(end, *stop);
-    Eval(prompt.data() + i, end - i, end == static_cast<int64_t>(prompt.size()) ? &logits : nullptr);
+    end = layout.PieceEnd(i, end);
+    Eval(prompt.data() + i, keys.data() + i, end - i, end == static_cast<int64_t>(prompt.size()) ? &logits : nullptr,
+         layout.RowsFrom(i), layout.BidirectionalFrom(i));
     if (stop != stops.end() && end == *stop) sequence_.Checkpoint();
     i = end;
     if (options.prefill_progress) {
@@ -72,7 +78,8 @@ GenerateResult Generator::Generate(const std::vector<int32_t>& prompt, const Gen
       seq.Stop(FinishReason::kLength);
       break;
     }
-    Eval(&next, 1, &logits);
+    const uint64_t key = TokenKey(next);
+    Eval(&next, &key, 1, &logits);
   }
   GenerateResult result = seq.TakeResult();
   result.reused_tokens = static_cast<int>(reuse.kept);

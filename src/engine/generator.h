@@ -23,8 +23,10 @@ class Generator {
  public:
   Generator(const Model& model, const Tokenizer& tokenizer, const SessionOptions& session_options);
 
+  // `soft`: the embeddings of the prompt's kSoftToken positions, in order (null: none).
   GenerateResult Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
-                          const EventCallback& on_event, const std::atomic<bool>* cancel = nullptr);
+                          const EventCallback& on_event, const std::atomic<bool>* cancel = nullptr,
+                          const SoftTokens* soft = nullptr);
 
   void Reset() { sequence_.Clear(); }
   const Tokenizer& tokenizer() const { return vocab_->tokenizer(); }
@@ -36,7 +38,8 @@ class Generator {
 
  private:
   // Evaluates tokens into the sequence's cache; logits of the last one when asked.
-  void Eval(const int32_t* tokens, int64_t n, std::vector<float>* logits);
+  void Eval(const int32_t* tokens, const uint64_t* keys, int64_t n, std::vector<float>* logits,
+            const float* soft_rows = nullptr, const uint8_t* bidirectional = nullptr);
 
   Gemma4Decoder decoder_;
   std::shared_ptr<const DecodingVocabulary> vocab_;

@@ -6,18 +6,15 @@
 
 #include "base/error.h"
 #include "base/mapped_file.h"
+#include "media/image_formats.h"
 
 namespace g4 {
 namespace {
 
-constexpr uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+using media_internal::CheckImageSize;
 
-void CheckImageSize(int64_t width, int64_t height, const std::string& what) {
-  if (width <= 0 || height <= 0) Fail(what, ": the image has no pixels (", width, "x", height, ")");
-  if (width * height > kMaxImagePixels) {
-    Fail(what, ": the image claims ", width, "x", height, " pixels, more than the ", kMaxImagePixels,
-         " g4 decodes; nothing was allocated");
-  }
+bool StartsWith(const uint8_t* data, size_t size, const void* magic, size_t length, size_t offset = 0) {
+  return size >= offset + length && std::memcmp(data + offset, magic, length) == 0;
 }
 
 // libpng's simplified API reports every problem (bad CRC, truncated data, unsupported
@@ -54,10 +51,17 @@ Image DecodePng(const uint8_t* data, size_t size, const std::string& what) {
 
 Image DecodeImage(const uint8_t* data, size_t size, const std::string& what) {
   if (size == 0) Fail(what, ": the image is empty (0 bytes)");
-  if (size >= sizeof kPngMagic && std::memcmp(data, kPngMagic, sizeof kPngMagic) == 0) {
-    return DecodePng(data, size, what);
+  // The format comes from the first bytes, never from a file name or a MIME type.
+  if (StartsWith(data, size, "\x89PNG\r\n\x1a\n", 8)) return DecodePng(data, size, what);
+  if (StartsWith(data, size, "\xff\xd8\xff", 3)) return media_internal::DecodeJpeg(data, size, what);
+  if (StartsWith(data, size, "RIFF", 4) && StartsWith(data, size, "WEBP", 4, 8)) {
+    return media_internal::DecodeWebp(data, size, what);
   }
-  Fail(what, ": unsupported image format (g4 reads PNG so far)");
+  if (StartsWith(data, size, "GIF87a", 6) || StartsWith(data, size, "GIF89a", 6)) {
+    return media_internal::DecodeGif(data, size, what);
+  }
+  if (StartsWith(data, size, "BM", 2)) return media_internal::DecodeBmp(data, size, what);
+  Fail(what, ": unsupported image format (g4 reads PNG, JPEG, WebP, GIF and BMP, known by their first bytes)");
 }
 
 Image DecodeImageFile(const std::string& path) {

@@ -1,5 +1,6 @@
-// Still images decoded to 8-bit RGB. PNG through Debian's libpng (its simplified read API);
-// other formats come later.
+// Still images decoded to 8-bit RGB with Debian's libraries: PNG (libpng's simplified read API),
+// JPEG (libjpeg-turbo, EXIF orientation applied through libexif), WebP (libwebp; still images),
+// GIF (giflib; the first frame) and BMP (stb_image). The format is sniffed from the first bytes.
 //
 // Limits are checked from the header, before any pixel memory is allocated: an image that
 // claims more than kMaxImagePixels is refused, so a small file cannot ask for gigabytes.

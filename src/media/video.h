@@ -16,6 +16,9 @@ namespace g4 {
 
 inline constexpr int kDefaultVideoFrames = 32;
 inline constexpr int kMaxVideoFrames = 256;
+// All sampled frames together, at their own size: 256 Mpx (768 MiB of RGB), e.g. 32 frames of
+// 3840 x 2160. A request beyond it is refused before decoding; fewer frames fit.
+inline constexpr int64_t kMaxVideoSampledPixels = int64_t{1} << 28;
 
 struct VideoOptions {
   int max_frames = kDefaultVideoFrames;  // frames sampled evenly over the clip (fewer if it is short)

@@ -21,6 +21,9 @@ struct Gemma4Decoder::Batch {
   std::vector<int64_t> pos;          // [n] position of each token in its sequence
   std::vector<int32_t> seq;          // [n] index of each token's step
   std::vector<int64_t> first;        // [steps] index of each step's first token
+  // [n] the last position of the bidirectional run a token belongs to (its own position when
+  // none): sliding layers let it see keys up to there (spec §4.4).
+  std::vector<int64_t> run_end;
   int64_t n = 0;
   std::vector<float> x;              // [n][d] residual stream
   std::vector<float> ple;            // [n][L][P] per-layer inputs (E models)
@@ -74,9 +77,12 @@ void Gemma4Decoder::Forward(std::span<const SequenceStep> steps) {
     for (size_t r = 0; r < s; ++r) G4_CHECK(steps[r].cache != step.cache, "a sequence appears twice in one step");
     b.first.push_back(b.n);
     int64_t soft_rows = 0;
+    std::vector<uint8_t> in_run(step.n, 0);
     for (int64_t i = 0; i < step.n; ++i) {
       const int32_t id = step.tokens[i];
       if (id == kSoftToken && step.soft_embeddings != nullptr) {
+        in_run[i] = config_.vision_bidirectional && step.soft_bidirectional != nullptr &&
+                    step.soft_bidirectional[soft_rows] != 0;
         b.soft.push_back(step.soft_embeddings + soft_rows++ * config_.d_model);
       } else if (id < 0 || id >= config_.vocab_size) {
         Fail("token id ", id, " at index ", i, " is outside the vocabulary [0, ", config_.vocab_size, ")",
@@ -87,6 +93,11 @@ void Gemma4Decoder::Forward(std::span<const SequenceStep> steps) {
       b.tokens.push_back(id);
       b.pos.push_back(pos0 + i);
       b.seq.push_back(static_cast<int32_t>(s));
+    }
+    b.run_end.resize(b.n + step.n);
+    for (int64_t i = step.n - 1; i >= 0; --i) {
+      const bool continues = in_run[i] && i + 1 < step.n && in_run[i + 1];
+      b.run_end[b.n + i] = continues ? b.run_end[b.n + i + 1] : pos0 + i;
     }
     b.n += step.n;
   }
@@ -261,13 +272,19 @@ void Gemma4Decoder::AttendKvGroup(const Batch& b, int layer, int64_t t, int kv_h
   const int64_t pos0 = b.pos[first];
   const int64_t qpos = b.pos[t];
   const int64_t lo = spec.window > 0 ? std::max<int64_t>(0, qpos - spec.window + 1) : 0;
+  // Keys after the query: the rest of its bidirectional run, on sliding layers only, within
+  // the window on that side too (JAX masks |q - k| >= window). The run is in this pass.
+  int64_t hi = qpos;
+  if (spec.kind == AttentionKind::kSliding && b.run_end[t] > qpos) {
+    hi = spec.window > 0 ? std::min<int64_t>(b.run_end[t], qpos + spec.window - 1) : b.run_end[t];
+  }
   const float* batch_k = b.k[src].data();
   const float* batch_v = b.v[src].data();
   GroupAttention attention(q, spec.n_heads / spec.n_kv_heads, hd);
   const float* k_rows[kAttentionBlock];
   const float* v_rows[kAttentionBlock];
-  for (int64_t p0 = lo; p0 <= qpos; p0 += kAttentionBlock) {
-    const int64_t count = std::min<int64_t>(kAttentionBlock, qpos - p0 + 1);
+  for (int64_t p0 = lo; p0 <= hi; p0 += kAttentionBlock) {
+    const int64_t count = std::min<int64_t>(kAttentionBlock, hi - p0 + 1);
     for (int64_t j = 0; j < count; ++j) {
       const int64_t p = p0 + j;
       if (p >= pos0) {

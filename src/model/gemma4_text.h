@@ -34,6 +34,10 @@ struct SequenceStep {
   // Soft tokens (image or audio embeddings from an encoder, d_model floats each): positions
   // whose token id is kSoftToken take the next row of these, in order, unscaled (spec §4.4).
   const float* soft_embeddings = nullptr;
+  // Per soft row (same order): 1 for image and video-frame positions. On models whose config
+  // asks for it (ModelConfig::vision_bidirectional), each maximal run of such positions attends
+  // both ways on the sliding-window layers (spec §4.4); a run must lie wholly in one step.
+  const uint8_t* soft_bidirectional = nullptr;
 };
 
 // Token id marking a soft-token position in SequenceStep::tokens.

@@ -94,6 +94,11 @@ ModelConfig ModelConfig::FromGguf(const GgufFile& f, const std::vector<float>& r
   c.rms_eps = static_cast<float>(f.GetFloatOr(p + "attention.layer_norm_rms_epsilon", 1e-6));
   c.final_softcap = static_cast<float>(f.GetFloatOr(p + "final_logit_softcapping", 0.0));
   c.ple_dim = static_cast<int>(f.GetUintOr(p + "embedding_length_per_layer_input", 0));
+  // llama.cpp's converter (conversion/gemma.py, Gemma4Model) writes no key for
+  // use_bidirectional_attention. Every released config says "vision" exactly for the models
+  // without per-layer embeddings (26B-A4B, 31B) and nothing for those with them (E2B, E4B), so
+  // a GGUF without our own key is read by that rule; the key, when present, decides.
+  c.vision_bidirectional = f.GetBoolOr(p + "vision_bidirectional_attention", c.ple_dim == 0);
   c.n_experts = static_cast<int>(f.GetUintOr(p + "expert_count", 0));
   c.n_experts_used = static_cast<int>(f.GetUintOr(p + "expert_used_count", 0));
   c.expert_ff_dim = static_cast<int>(f.GetUintOr(p + "expert_feed_forward_length", 0));
@@ -226,6 +231,13 @@ ModelConfig ModelConfig::FromHfConfig(const nlohmann::json& config, const std::s
   c.rms_eps = static_cast<float>(JsonNumberOr(tc, "rms_norm_eps", 1e-6, tc_where));
   c.final_softcap = static_cast<float>(JsonNumberOr(tc, "final_logit_softcapping", 0.0, tc_where));
   c.ple_dim = static_cast<int>(JsonIntOr(tc, "hidden_size_per_layer_input", 0, tc_where));
+  if (const auto it = tc.find("use_bidirectional_attention"); it != tc.end() && !it->is_null()) {
+    if (*it == "vision") {
+      c.vision_bidirectional = true;
+    } else if (*it != false) {
+      Fail(tc_where, ": use_bidirectional_attention is ", it->dump(), "; g4 supports null or \"vision\"");
+    }
+  }
   c.sliding_window = static_cast<int>(JsonIntOr(tc, "sliding_window", 0, tc_where));
   const int shared = static_cast<int>(JsonIntOr(tc, "num_kv_shared_layers", 0, tc_where));
   if (shared < 0 || shared > c.n_layers) {

@@ -53,6 +53,10 @@ struct ModelConfig {
   int expert_ff_dim = 0;
   int first_kv_shared_layer = 0;  // == n_layers when nothing is shared
   int sliding_window = 0;
+  // Image and video-frame soft tokens attend bidirectionally within their run, on the
+  // sliding-window layers (spec §4.4; Hugging Face text_config.use_bidirectional_attention ==
+  // "vision", the 26B-A4B and 31B configs). See FromGguf for how a GGUF says so.
+  bool vision_bidirectional = false;
   int bos_token_id = 2;
   int eos_token_id = 1;
   RopeSpec rope_sliding;

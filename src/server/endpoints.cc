@@ -196,7 +196,7 @@ void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& r
     ChatCompletionRequest r = ParseChatCompletionRequest(ParseBody(req));
     ResolveMedia(ctx, r.media, &r.chat.messages);
     if (r.chat.max_tokens < 0) r.chat.max_tokens = ctx.default_max_tokens;
-    PreparedChat prepared = PrepareChat(*ctx.model, r.chat);
+    PreparedChat prepared = PrepareChat(*ctx.model, r.chat, ctx.media);
     CheckContext(ctx, prepared.ids.size());
     prepared.options.stop_after_first_tool_call = !r.parallel_tool_calls;
     prepared.options.sampling.logprobs = r.logprobs;
@@ -213,6 +213,7 @@ void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& r
     }
     auto request = ChannelRequest(channel, to_chunk);
     request->prompt = prepared.ids;
+    request->soft = prepared.soft;
     request->options = prepared.options;
     if (!SubmitOrRefuse(ctx, request, res)) return;
 

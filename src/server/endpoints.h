@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include "api/media_prompt.h"
 #include "g4/engine.h"
 #include "model/model.h"
 #include "server/scheduler.h"
@@ -20,6 +21,7 @@ struct EndpointContext {
   BatchScheduler* scheduler = nullptr;
   std::string model_id;
   int default_max_tokens = -1;
+  MediaEncoders media;  // the model's towers (LoadedModel::towers()) and encoder threads
   std::function<Status(const std::string& url, std::string* data_url)> fetch_remote_media;  // may be empty
 };
 

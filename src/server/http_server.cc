@@ -30,6 +30,9 @@ struct Server::Impl {
   std::atomic<bool> ready{false};
   std::unique_ptr<LoadedModel> model;
   std::unique_ptr<BatchScheduler> scheduler;
+  // Media encoded for earlier requests, by content: a conversation resends its images at every
+  // turn, and they are encoded once.
+  MediaCache media_cache{16};
   EndpointContext ctx;
   int64_t created = 0;
   std::mutex metrics_mutex;
@@ -235,6 +238,7 @@ Status Server::Run() {
       const Model& text = impl.model->internal();
       impl.scheduler = std::make_unique<BatchScheduler>(text, text.tokenizer(), so);
       impl.ctx.loaded = impl.model.get();
+      impl.ctx.media = {impl.model->towers(), impl.options.n_threads, &impl.media_cache};
       impl.ctx.model = &text;
       impl.ctx.scheduler = impl.scheduler.get();
       impl.ready = true;

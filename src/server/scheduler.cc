@@ -19,6 +19,7 @@ struct BatchScheduler::Slot {
   std::shared_ptr<ScheduledRequest> request;  // null while idle
   std::unique_ptr<SequenceDecoder> decoder;
   std::vector<int64_t> stops;  // where the prompt's prefill pauses for checkpoints
+  SoftLayout layout;           // the prompt's soft positions
   int64_t reused = 0;          // prompt tokens found in the cache
   bool decoding = false;
   int32_t next = -1;           // the token to evaluate next while decoding
@@ -61,6 +62,10 @@ bool BatchScheduler::Submit(std::shared_ptr<ScheduledRequest> request) {
   if (static_cast<int64_t>(request->prompt.size()) > options_.context) {
     Fail("the prompt has ", request->prompt.size(), " tokens but the context size is ", options_.context);
   }
+  if (request->soft.count() > 0 && request->soft.width != model_.config().d_model) {
+    Fail("soft tokens of width ", request->soft.width, " for a model of width ", model_.config().d_model);
+  }
+  request->position_keys = PositionKeys(request->prompt, &request->soft);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const int busy = stats_.active + static_cast<int>(queue_.size());
@@ -111,7 +116,7 @@ void BatchScheduler::Admit(std::unique_lock<std::mutex>&) {
     std::shared_ptr<ScheduledRequest> request = queue_.front();
     for (auto& slot : slots_) {
       if (slot->request) continue;
-      const int64_t prefix = slot->seq.ReusablePrefix(request->prompt);
+      const int64_t prefix = slot->seq.ReusablePrefix(request->position_keys);
       if (prefix > best_prefix || (prefix == best_prefix && slot->last_used < best->last_used)) {
         best = slot.get();
         best_prefix = prefix;
@@ -121,7 +126,8 @@ void BatchScheduler::Admit(std::unique_lock<std::mutex>&) {
     queue_.pop_front();
     Slot& slot = *best;
     slot.request = std::move(request);
-    slot.reused = slot.seq.PrepareFor(slot.request->prompt).kept;
+    slot.reused = slot.seq.PrepareFor(slot.request->position_keys).kept;
+    slot.layout = SoftLayout(slot.request->prompt, &slot.request->soft);
     slot.stops = CheckpointPositions(slot.request->prompt, turn_start_);
     slot.decoding = false;
     slot.prefill_seconds = slot.decode_seconds = 0;
@@ -173,10 +179,12 @@ bool BatchScheduler::RunOneStep() {
     const std::vector<int32_t>& prompt = slot->request->prompt;
     const int64_t done = slot->seq.n_tokens();
     const auto stop = std::upper_bound(slot->stops.begin(), slot->stops.end(), done);
-    const int64_t end = std::min<int64_t>({static_cast<int64_t>(prompt.size()), done + budget,
+    int64_t end = std::min<int64_t>({static_cast<int64_t>(prompt.size()), done + budget,
                                            stop != slot->stops.end() ? *stop : static_cast<int64_t>(prompt.size())});
+    end = slot->layout.PieceEnd(done, end);
     const bool last = end == static_cast<int64_t>(prompt.size());
-    steps.push_back({&slot->seq.cache(), prompt.data() + done, end - done, last ? &slot->logits : nullptr, false});
+    steps.push_back({&slot->seq.cache(), prompt.data() + done, end - done, last ? &slot->logits : nullptr, false,
+                     slot->layout.RowsFrom(done), slot->layout.BidirectionalFrom(done)});
     planned.push_back({slot, end - done});
     budget -= end - done;
   }
@@ -214,7 +222,12 @@ bool BatchScheduler::RunOneStep() {
 
   for (size_t i = 0; i < planned.size(); ++i) {
     Slot& slot = *planned[i].slot;
-    slot.seq.Appended(steps[i].tokens, planned[i].n);
+    if (slot.decoding) {
+      const uint64_t key = TokenKey(slot.next);
+      slot.seq.Appended(&key, 1);
+    } else {
+      slot.seq.Appended(slot.request->position_keys.data() + slot.seq.position_keys().size(), planned[i].n);
+    }
     const double share = seconds * static_cast<double>(planned[i].n) / static_cast<double>(total_tokens);
     if (!slot.decoding) {
       slot.prefill_seconds += share;

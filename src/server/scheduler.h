@@ -35,13 +35,15 @@ struct SchedulerOptions {
 
 // One generation request. The callbacks run on the scheduler's thread and must be quick.
 struct ScheduledRequest {
-  std::vector<int32_t> prompt;
+  std::vector<int32_t> prompt;  // kSoftToken at soft positions
+  SoftTokens soft;              // their embeddings, in order (empty for text-only prompts)
   GenerateOptions options;
   // Events as tokens are decoded; return false to stop (the client went away).
   EventCallback on_event;
   // Exactly once: the result, and an error message when the generation failed.
   std::function<void(GenerateResult, const std::string& error)> on_done;
   std::atomic<bool> cancelled{false};
+  std::vector<uint64_t> position_keys;  // set by Submit: PositionKeys(prompt, &soft)
 };
 
 struct SchedulerStats {
@@ -59,8 +61,9 @@ class BatchScheduler {
   BatchScheduler(const Model& model, const Tokenizer& tokenizer, const SchedulerOptions& options);
   ~BatchScheduler();
 
-  // Queues a request; false when the queue is full. Throws g4::Error when the prompt is empty
-  // or longer than a slot's context.
+  // Queues a request; false when the queue is full. Throws g4::Error when the prompt is empty,
+  // longer than a slot's context, or its soft positions and embeddings disagree. A
+  // bidirectional image run is prefilled in one pass even when that exceeds batch_tokens.
   bool Submit(std::shared_ptr<ScheduledRequest> request);
   SchedulerStats Stats() const;
   const DecodingVocabulary& vocabulary() const { return *vocab_; }

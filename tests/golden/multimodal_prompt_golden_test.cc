@@ -4,7 +4,9 @@
 // from the issue: max |Δlogit| <= 5e-2 and mean KL(numpy || g4) <= 1e-5 over every position.
 // The prompt (golden README, "Decoder prompt and logits"):
 //   BOS(2), 17, 300, 45, 9, 128, BOI, <n soft tokens>, EOI, 60, 250, 71, 33, 402, 8, 90, 301
-// with stand-in markers 510/511 (image) and 508/509 (audio) in the tiny vocabulary.
+// with stand-in markers 510/511 (image) and 508/509 (audio) in the tiny vocabulary. The prompt
+// is built by the request path's expansion (api/media_prompt.h) from one placeholder id, and
+// evaluated from its soft tokens in prefill pieces as the generator cuts them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "api/media_prompt.h"
+#include "engine/soft_tokens.h"
 #include "io/glg.h"
 #include "io/gme.h"
 #include "logit_compare.h"
@@ -38,18 +42,36 @@ TEST_P(MultimodalPromptTest, LogitsMatchTheNumpyReference) {
   std::unique_ptr<Model> model = Model::Load(std::string(G4_TEST_DATA_DIR) + "/models/tiny-e2b.f32.gguf");
   ASSERT_EQ(embd.n_embd, model->config().d_model);
 
-  std::vector<int32_t> tokens = {2, 17, 300, 45, 9, 128, c.audio ? 508 : 510};
-  tokens.insert(tokens.end(), embd.n_tokens, kSoftToken);
-  tokens.push_back(c.audio ? 509 : 511);
-  for (int32_t id : {60, 250, 71, 33, 402, 8, 90, 301}) tokens.push_back(id);
+  // The tiny vocabulary's stand-ins; 500 plays the template's placeholder.
+  MediaTokenIds marks;
+  marks.image_placeholder = marks.audio_placeholder = 500;
+  marks.image_begin = 510;
+  marks.image_end = 511;
+  marks.audio_begin = 508;
+  marks.audio_end = 509;
+  EncodedMedia media;
+  media.type = c.audio ? ContentPartType::kAudio : ContentPartType::kImage;
+  media.blocks.push_back({{}, !c.audio, embd.n_tokens, embd.embd});
+  const std::vector<int32_t> rendered = {2, 17, 300, 45, 9, 128, 500, 60, 250, 71, 33, 402, 8, 90, 301};
+  std::vector<int32_t> tokens;
+  SoftTokens soft;
+  ExpandMediaPlaceholders(rendered, {media}, marks, model->config().d_model, &tokens, &soft);
   ASSERT_EQ(tokens, ref.tokens) << "the prompt is not the one the reference was computed for";
+  ASSERT_EQ(soft.rows, embd.embd);
 
+  // Prefill pieces of 5 tokens (a run is never cut), all positions' logits kept.
   KvCache cache(model->config(), static_cast<int>(tokens.size()), DType::kF32);
   Gemma4Decoder decoder(*model, 2);
-  std::vector<float> logits;
-  const SequenceStep step{&cache, tokens.data(), static_cast<int64_t>(tokens.size()), &logits, true,
-                          embd.embd.data()};
-  decoder.Forward(std::span<const SequenceStep>(&step, 1));
+  const SoftLayout layout(tokens, &soft);
+  std::vector<float> logits, piece;
+  for (int64_t i = 0; i < static_cast<int64_t>(tokens.size());) {
+    const int64_t end = layout.PieceEnd(i, std::min<int64_t>(i + 5, tokens.size()));
+    const SequenceStep step{&cache, tokens.data() + i, end - i, &piece, true, layout.RowsFrom(i),
+                            layout.BidirectionalFrom(i)};
+    decoder.Forward(std::span<const SequenceStep>(&step, 1));
+    logits.insert(logits.end(), piece.begin(), piece.end());
+    i = end;
+  }
 
   ASSERT_EQ(logits.size(), ref.logits.size());
   double max_diff = 0;
