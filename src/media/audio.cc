@@ -38,7 +38,7 @@ bool HeaderDurationIsReliable(const AVFormatContext* format) {
 // not swresample's default downmix, which adds the channels at -3 dB each.
 class MonoResampler {
  public:
-  MonoResampler(const std::string& what) : what_(what) {}
+  explicit MonoResampler(const std::string& what) : what_(what) {}
 
   void Add(const AVFrame* frame, std::vector<float>& out) {
     if (!resampler_) Start(frame);

@@ -107,6 +107,7 @@ std::vector<VideoFrame> DecodeFramesAt(MemoryContainer& container, int stream_in
   const AVStream* stream = container.format()->streams[stream_index];
   DecoderPtr decoder = OpenDecoder(stream, what, "video", [](AVCodecContext* c) {
     c->max_pixels = kMaxImagePixels;  // frames whose size the header did not tell
+    c->thread_count = 0;              // as many decoding threads as FFmpeg finds useful
   });
   const AVCodec* codec = decoder->codec;
   int rc = 0;

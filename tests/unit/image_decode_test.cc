@@ -67,7 +67,8 @@ TEST(ImageDecode, JpegMatchesPilForEveryExifOrientation) {
   // Orientation 6 (stored turned left): the stored top-left corner ends at the top right.
   const std::vector<uint8_t> jpeg = PilEncode(kSource, "JPEG", "orientation=6");
   const Image upright = DecodeImage(jpeg.data(), jpeg.size(), "x.jpg");
-  const Image stored = DecodeImage(PilEncode(kSource, "JPEG").data(), PilEncode(kSource, "JPEG").size(), "y.jpg");
+  const std::vector<uint8_t> plain = PilEncode(kSource, "JPEG");
+  const Image stored = DecodeImage(plain.data(), plain.size(), "y.jpg");
   EXPECT_EQ(std::memcmp(upright.pixel(upright.width - 1, 0), stored.pixel(0, 0), 3), 0);
 }
 
