@@ -192,10 +192,13 @@ bool MediaPart(const MediaFile& file, const char* command, nlohmann::json* part)
     std::fprintf(stderr, "g4 %s: --audio %s: read error\n", command, file.path.c_str());
     return false;
   }
-  // OpenAI's format field names the container; FFmpeg reads the bytes whatever it says.
-  std::string format = Lower(fs::path(file.path).extension().string());
-  format = format.empty() ? "wav" : format.substr(1);
-  *part = {{"type", "input_audio"}, {"input_audio", {{"data", Base64(bytes)}, {"format", format}}}};
+  // OpenAI's format field names the container, from the extension when it is one the engine
+  // knows; FFmpeg reads the bytes whatever it says, so other files go without it.
+  *part = {{"type", "input_audio"}, {"input_audio", {{"data", Base64(bytes)}}}};
+  const std::string ext = Lower(fs::path(file.path).extension().string());
+  for (const char* format : {"wav", "mp3", "flac", "ogg", "opus", "m4a", "aac", "webm", "mp4"}) {
+    if (ext == std::string(".") + format) (*part)["input_audio"]["format"] = format;
+  }
   return true;
 }
 

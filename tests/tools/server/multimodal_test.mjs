@@ -5,8 +5,11 @@
 // encoders refuses media; a third fetches remote media from a local HTTP server.
 // Usage: node multimodal_test.mjs G4_BINARY MODEL MMPROJ
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import { startServer, runChecks, postJson, assertOpenAiError } from './server_util.mjs';
 import { makePng, makeClaimingPng, makeWav, imageSoftTokens, audioSoftTokens, dataUrl, imagePart, audioPart }
@@ -105,6 +108,27 @@ runChecks([
     const stereo = makeWav({ rate: 44100, channels: 2, seconds: 2.5 });
     const n = await promptTokens(userTurn(audioPart(stereo), text('Transcribe.')));
     assert.equal(n - base, audioSoftTokens(40000) + 2);
+  }],
+  ['a video: sampled frames with their timestamps, then the soundtrack (ffmpeg makes the clip)', async () => {
+    // 2 s of 320x240 at 4 fps with a 440 Hz tone; each frame at the video budget of 70 is
+    // 288x384 -> 63 soft tokens (spec §4.2, §4.6), the soundtrack 2 s -> 50 (§5.5).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'g4_video_'));
+    const clip = path.join(dir, 'clip.mp4');
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=4:duration=2',
+                                      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:v', 'mpeg4',
+                                      '-c:a', 'aac', '-shortest', clip]);
+    assert.equal(made.status, 0, `ffmpeg failed: ${made.stderr}`);
+    const video = { type: 'video_url', video_url: { url: dataUrl('video/mp4', fs.readFileSync(clip)) } };
+    fs.rmSync(dir, { recursive: true });
+    const base = await promptTokens(userTurn(text('What happens?')));
+    const two = await promptTokens(userTurn(video, text('What happens?')), { video_frames: 2 });
+    const four = await promptTokens(userTurn(video, text('What happens?')), { video_frames: 4 });
+    const frame = imageSoftTokens(240, 320, 70) + 2;
+    assert.equal(frame, 65);
+    // Two more frames: their soft tokens and markers, plus a short "MM:SS " stamp and a space each.
+    assert.ok(four - two >= 2 * frame && four - two <= 2 * (frame + 8), `4 frames ${four}, 2 frames ${two}`);
+    // Two frames and the soundtrack's block (50 soft tokens, more if the AAC priming adds a frame).
+    assert.ok(two - base >= 2 * frame + 50 + 2 && two - base <= 2 * (frame + 8) + 52 + 2, `${two} - ${base}`);
   }],
   ['media shapes are checked field by field', async () => {
     const cases = [
