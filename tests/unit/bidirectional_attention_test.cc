@@ -240,8 +240,10 @@ TEST(BidirectionalAttentionTest, MatchesDenseMaskReference) {
     const std::vector<float> causal = DecoderLogits(*model, p, false);
     const std::vector<double> ref_bidir = ReferenceLogits(*model, p.ids, p.soft, true);
     const std::vector<double> ref_causal = ReferenceLogits(*model, p.ids, p.soft, false);
-    EXPECT_LE(MaxDiff(bidir, ref_bidir, 0, n, vocab), 2e-3) << n_image;
+    const double diff_bidir = MaxDiff(bidir, ref_bidir, 0, n, vocab);
+    EXPECT_LE(diff_bidir, 2e-3) << n_image;
     EXPECT_LE(MaxDiff(causal, ref_causal, 0, n, vocab), 2e-3) << n_image;
+    RecordProperty("max_abs_diff_run_" + std::to_string(n_image), std::to_string(diff_bidir));
     // The reference's two masks differ at the image's positions (so this test can fail) ...
     double moved = 0;
     for (int64_t i = p.image_begin * vocab; i < (p.image_begin + n_image) * vocab; ++i) {
