@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,7 @@ namespace g4 {
 
 struct ServerOptions {
   std::string model_path;
+  std::string mmproj_path;       // vision/audio encoders (mmproj GGUF); empty: the model's own, if any
   std::string model_name;        // id reported by /v1/models (default: the file name)
   std::string host = "127.0.0.1";
   int port = 8080;               // 0: any free port (see Server::port())
@@ -22,10 +24,13 @@ struct ServerOptions {
   int max_queue = 64;            // requests waiting beyond `parallel`; more get 503
   int batch_tokens = 512;        // most tokens per forward pass
   int checkpoints = 8;           // sliding-window checkpoints per sequence, for prompt reuse
-  int default_max_tokens = -1;
-  std::string kv_type = "f16";   // KV cache entries: f32, f16, bf16 or q8_0   // for requests that set none (-1: until the context is full)
+  int default_max_tokens = -1;   // for requests that set none (-1: until the context is full)
+  std::string kv_type = "f16";   // KV cache entries: f32, f16, bf16 or q8_0
   std::string api_key;           // empty: no authentication
-  size_t max_body_bytes = 16u << 20;
+  size_t max_body_bytes = 64u << 20;  // room for a few images or short clips as base64; more gets 413
+  // Fetches an http(s) media URL of a request and returns it as a data URL; an error fails the
+  // request with a 400 naming the part. Unset: remote media URLs are refused (400).
+  std::function<Status(const std::string& url, std::string* data_url)> fetch_remote_media;
   bool log_requests = true;      // one line per request on stderr
 };
 

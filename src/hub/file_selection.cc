@@ -69,6 +69,35 @@ std::string Offer(const std::vector<RemoteFile>& files) {
   return out.empty() ? "no GGUF file and no safetensors checkpoint" : out;
 }
 
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+// The mmproj GGUF to pull with the GGUF model at `model_path`: one in the same folder (where g4
+// looks for it), the only one, else by precision.
+const RemoteFile* PreferredMmproj(const std::vector<RemoteFile>& files, const std::string& model_path) {
+  const RemoteFile* best = nullptr;
+  int best_rank = 0;
+  for (const RemoteFile& f : files) {
+    const std::string name = Lower(BaseName(f.path));
+    if (!EndsWith(name, ".gguf") || name.find("mmproj") == std::string::npos || f.path == model_path ||
+        DirName(f.path) != DirName(model_path)) {
+      continue;
+    }
+    int rank = 5;
+    for (const char* quant : {"f16", "bf16", "f32", "q8_0"}) {
+      if (NameHasQuant(name, quant)) break;
+      --rank;
+    }
+    if (best == nullptr || rank > best_rank || (rank == best_rank && f.path < best->path)) {
+      best = &f;
+      best_rank = rank;
+    }
+  }
+  return best;
+}
+
 FileSelection Gguf(std::vector<RemoteFile> chosen) {
   std::sort(chosen.begin(), chosen.end(), [](const RemoteFile& a, const RemoteFile& b) { return a.path < b.path; });
   FileSelection s;
@@ -80,7 +109,10 @@ FileSelection Gguf(std::vector<RemoteFile> chosen) {
 
 }  // namespace
 
-FileSelection SelectFiles(const std::string& repo, const std::vector<RemoteFile>& files, const std::string& selector) {
+namespace {
+
+FileSelection SelectModelFiles(const std::string& repo, const std::vector<RemoteFile>& files,
+                               const std::string& selector) {
   std::vector<RemoteFile> ggufs, checkpoint;
   bool has_weights = false;
   for (const RemoteFile& f : files) {
@@ -136,6 +168,18 @@ FileSelection SelectFiles(const std::string& repo, const std::vector<RemoteFile>
          Offer(matches), "; add the quant or the file name after ':'");
   }
   return Gguf(matches);
+}
+
+}  // namespace
+
+FileSelection SelectFiles(const std::string& repo, const std::vector<RemoteFile>& files, const std::string& selector) {
+  FileSelection s = SelectModelFiles(repo, files, selector);
+  const RemoteFile* mmproj = s.format == "gguf" ? PreferredMmproj(files, s.model_path) : nullptr;
+  if (mmproj != nullptr) {
+    s.mmproj_path = mmproj->path;
+    s.files.push_back(*mmproj);
+  }
+  return s;
 }
 
 }  // namespace g4::hub

@@ -129,6 +129,45 @@ void CheckContext(const EndpointContext& ctx, size_t prompt_tokens) {
   }
 }
 
+// Every media part needs its encoder, and an http(s) URL is replaced by the fetched bytes (a
+// data URL) when the server allows remote media. Throws ApiError(400) naming the part.
+void ResolveMedia(const EndpointContext& ctx, const std::vector<MediaPartRef>& media, json* messages) {
+  for (const MediaPartRef& m : media) {
+    const bool audio = m.kind == MediaPartRef::kAudio;
+    if (!(audio ? ctx.loaded->has_audio() : ctx.loaded->has_vision())) {
+      throw ApiError(400,
+                     Concat(m.path(), ": the model has no ", audio ? "audio" : "vision", " encoder, so it cannot take ",
+                            audio ? "audio" : m.kind == MediaPartRef::kImage ? "images" : "video",
+                            " (g4 serve loads the encoders with --mmproj FILE",
+                            audio ? "; only Gemma 4 E2B and E4B hear audio)" : ")"),
+                     m.path(), "unsupported_media");
+    }
+    if (audio) continue;
+    json& field = (*messages)[m.message]["content"][m.part][m.kind == MediaPartRef::kImage ? "image_url" : "video_url"];
+    json& url_value = field.is_string() ? field : field["url"];  // a bare URL string, or {"url": URL}
+    const std::string& url = url_value.get_ref<const std::string&>();
+    if (url.rfind("data:", 0) == 0) continue;
+    if (!ctx.fetch_remote_media) {
+      throw ApiError(400,
+                     Concat(m.url_field(), ": remote media is off on this server: send the file as a data URL ",
+                            "(data:MIME;base64,DATA), or start g4 serve with --allow-remote-media"),
+                     m.url_field(), "remote_media_disabled");
+    }
+    std::string data_url;
+    const Status st = ctx.fetch_remote_media(std::string(url), &data_url);
+    if (!st.ok()) throw ApiError(400, Concat(m.url_field(), ": ", st.message()), m.url_field());
+    url_value = std::move(data_url);
+  }
+}
+
+// The request field an engine error names first ("messages[1].content[0]: cannot decode ...").
+std::string ErrorParam(const std::string& message) {
+  if (message.rfind("messages[", 0) != 0) return "";
+  const size_t end = message.find(": ");
+  const std::string path = message.substr(0, end);
+  return path.find(' ') == std::string::npos ? path : "";
+}
+
 template <typename Fn>
 void Guarded(httplib::Response& res, Fn&& fn) {
   try {
@@ -136,7 +175,7 @@ void Guarded(httplib::Response& res, Fn&& fn) {
   } catch (const ApiError& e) {
     SendError(res, e.status(), e.what(), e.param(), e.code());
   } catch (const Error& e) {
-    SendError(res, 400, e.what());
+    SendError(res, 400, e.what(), ErrorParam(e.what()));
   } catch (const json::exception& e) {
     SendError(res, 400, Concat("invalid request: ", e.what()));
   } catch (const std::bad_alloc&) {
@@ -155,6 +194,7 @@ void SendError(httplib::Response& res, int status, const std::string& message, c
 void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& req, httplib::Response& res) {
   Guarded(res, [&] {
     ChatCompletionRequest r = ParseChatCompletionRequest(ParseBody(req));
+    ResolveMedia(ctx, r.media, &r.chat.messages);
     if (r.chat.max_tokens < 0) r.chat.max_tokens = ctx.default_max_tokens;
     PreparedChat prepared = PrepareChat(*ctx.model, r.chat, ctx.media);
     CheckContext(ctx, prepared.ids.size());

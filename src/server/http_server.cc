@@ -28,8 +28,11 @@ struct Server::Impl {
   httplib::Server http;
   int port = 0;
   std::atomic<bool> ready{false};
-  std::unique_ptr<Model> model;
+  std::unique_ptr<LoadedModel> model;
   std::unique_ptr<BatchScheduler> scheduler;
+  // Media encoded for earlier requests, by content: a conversation resends its images at every
+  // turn, and they are encoded once.
+  MediaCache media_cache{16};
   EndpointContext ctx;
   int64_t created = 0;
   std::mutex metrics_mutex;
@@ -134,7 +137,14 @@ void Server::Impl::Routes() {
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json model = {{"id", ctx.model_id}, {"object", "model"}, {"created", created}, {"owned_by", "g4"}};
-    if (ready) model["meta"] = {{"context", scheduler->context()}, {"parallel", options.parallel}};
+    if (ready) {
+      model["meta"] = {{"context", scheduler->context()}, {"parallel", options.parallel}};
+      // What the model takes besides text (Ollama reports "capabilities" the same way).
+      json capabilities = json::array({"completion"});
+      if (ctx.loaded->has_vision()) capabilities.push_back("vision");
+      if (ctx.loaded->has_audio()) capabilities.push_back("audio");
+      model["capabilities"] = capabilities;
+    }
     res.set_content(json({{"object", "list"}, {"data", json::array({model})}}).dump(), "application/json");
   });
   http.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -192,6 +202,7 @@ Status Server::Create(const ServerOptions& options, std::unique_ptr<Server>* out
     impl.options = options;
     impl.ctx.model_id = ModelIdFor(options);
     impl.ctx.default_max_tokens = options.default_max_tokens;
+    impl.ctx.fetch_remote_media = options.fetch_remote_media;
     impl.created = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
     impl.Routes();
@@ -212,7 +223,10 @@ Status Server::Run() {
   Status load_status = Status::Ok();
   std::thread loader([&] {
     load_status = GuardStatus([&] {
-      impl.model = Model::Load(impl.options.model_path);
+      LoadOptions load;
+      load.mmproj_path = impl.options.mmproj_path;
+      const Status st = LoadedModel::Load(impl.options.model_path, load, &impl.model);
+      if (!st.ok()) Fail(st.message());
       SchedulerOptions so;
       so.parallel = impl.options.parallel;
       so.context = impl.options.context;
@@ -221,8 +235,11 @@ Status Server::Run() {
       so.batch_tokens = impl.options.batch_tokens;
       so.checkpoints = impl.options.checkpoints;
       so.kv_type = ParseKvType(impl.options.kv_type);
-      impl.scheduler = std::make_unique<BatchScheduler>(*impl.model, impl.model->tokenizer(), so);
-      impl.ctx.model = impl.model.get();
+      const Model& text = impl.model->internal();
+      impl.scheduler = std::make_unique<BatchScheduler>(text, text.tokenizer(), so);
+      impl.ctx.loaded = impl.model.get();
+      impl.ctx.media = {impl.model->towers(), impl.options.n_threads, &impl.media_cache};
+      impl.ctx.model = &text;
       impl.ctx.scheduler = impl.scheduler.get();
       impl.ready = true;
     });

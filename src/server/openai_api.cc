@@ -1,5 +1,6 @@
 #include "server/openai_api.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -135,29 +136,84 @@ void CheckN(const json& body) {
   if (auto n = IntField(body, "n", 1, 128); n && *n != 1) BadField("n", "only n = 1 is supported");
 }
 
-// Media parts render as placeholders the text model cannot see yet: refuse them rather than
-// answer without them.
-void RejectMedia(const json& messages) {
-  for (size_t i = 0; i < messages.size(); ++i) {
-    const json& m = messages[i];
-    if (!m.is_object()) continue;
-    const json* content = Field(m, "content");
-    if (content == nullptr || !content->is_array()) continue;
-    for (size_t j = 0; j < content->size(); ++j) {
-      const json& part = (*content)[j];
-      if (!part.is_object()) continue;
-      const json* type = Field(part, "type");
-      if (type != nullptr && type->is_string() && type->get<std::string>() != "text") {
-        throw ApiError(400,
-                       Concat("messages[", i, "].content[", j, "]: ", type->get<std::string>(),
-                              " input is not supported yet (this build has no vision or audio encoder)"),
-                       Concat("messages[", i, "].content[", j, "].type"));
-      }
+// An image_url / video_url URL: a base64 data URL, or http(s) (fetched only when the server
+// allows remote media). Local files are never read on a client's behalf.
+void CheckMediaUrl(const json& url, const std::string& field) {
+  if (!url.is_string()) BadField(field, Concat("expected a string, got ", url.type_name()));
+  const std::string& u = url.get_ref<const std::string&>();
+  const std::string scheme = u.substr(0, std::min(u.find(':'), u.size()));
+  if (scheme == "data") {
+    const size_t comma = u.find(',');
+    if (comma == std::string::npos) BadField(field, "a data URL needs a comma before its data");
+    // "data:" + optional MIME type and parameters + ";base64" before the comma.
+    if (comma < 12 || u.compare(comma - 7, 7, ";base64") != 0) {
+      BadField(field, "the data URL is not base64-encoded (expected data:MIME;base64,DATA)");
     }
+  } else if (scheme != "http" && scheme != "https") {
+    BadField(field, Concat(u.empty() ? "empty URL" : "unsupported URL scheme '" + scheme + "'",
+                           ": send the file as a data URL (data:MIME;base64,DATA) or an http(s) URL"));
   }
 }
 
+// `shapes` says what the field may be ("an object", "an object or a URL string").
+const json& ObjectField(const json& part, const char* name, const std::string& where, const char* shapes) {
+  const json* v = Field(part, name);
+  if (v == nullptr) BadField(Concat(where, ".", name), "is required");
+  if (!v->is_object()) BadField(Concat(where, ".", name), Concat("expected ", shapes, ", got ", v->type_name()));
+  return *v;
+}
+
+void CheckStringField(const json& object, const char* name, const std::string& where) {
+  const json* v = Field(object, name);
+  if (v == nullptr) BadField(Concat(where, ".", name), "is required");
+  if (!v->is_string()) BadField(Concat(where, ".", name), Concat("expected a string, got ", v->type_name()));
+}
+
+// The media parts of the messages, their shapes checked (a wrong one names the field).
+std::vector<MediaPartRef> MediaPartsOf(const json& messages) {
+  std::vector<MediaPartRef> media;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    const json* content = m.is_object() ? Field(m, "content") : nullptr;
+    if (content == nullptr || !content->is_array()) continue;
+    for (size_t j = 0; j < content->size(); ++j) {
+      const json& part = (*content)[j];
+      const json* type = part.is_object() ? Field(part, "type") : nullptr;
+      if (type == nullptr || !type->is_string()) continue;  // the template names malformed parts
+      const std::string where = Concat("messages[", i, "].content[", j, "]");
+      const std::string& t = type->get_ref<const std::string&>();
+      if (t == "image_url" || t == "video_url") {
+        // OpenAI's {"url": URL} object, or the bare URL string some clients send.
+        const json* value = Field(part, t.c_str());
+        if (value != nullptr && value->is_string()) {
+          CheckMediaUrl(*value, Concat(where, ".", t));
+        } else {
+          const json& object = ObjectField(part, t.c_str(), where, "an object or a URL string");
+          CheckMediaUrl(object.contains("url") ? object["url"] : json(), Concat(where, ".", t, ".url"));
+          if (const json* detail = Field(object, "detail"); detail != nullptr && !detail->is_string()) {
+            BadField(Concat(where, ".", t, ".detail"), "expected a string");
+          }
+        }
+        media.push_back({i, j, t == "image_url" ? MediaPartRef::kImage : MediaPartRef::kVideo, value->is_string()});
+      } else if (t == "input_audio") {
+        const json& object = ObjectField(part, "input_audio", where, "an object");
+        CheckStringField(object, "data", where + ".input_audio");
+        CheckStringField(object, "format", where + ".input_audio");
+        media.push_back({i, j, MediaPartRef::kAudio});
+      }
+    }
+  }
+  return media;
+}
+
 }  // namespace
+
+std::string MediaPartRef::path() const { return Concat("messages[", message, "].content[", part, "]"); }
+
+std::string MediaPartRef::url_field() const {
+  if (kind == kAudio) return path() + ".input_audio.data";
+  return Concat(path(), kind == kImage ? ".image_url" : ".video_url", bare_url ? "" : ".url");
+}
 
 ChatCompletionRequest ParseChatCompletionRequest(const json& body) {
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
@@ -166,8 +222,15 @@ ChatCompletionRequest ParseChatCompletionRequest(const json& body) {
   const json* messages = Field(body, "messages");
   if (messages == nullptr) throw ApiError(400, "'messages' is required", "messages");
   if (!messages->is_array() || messages->empty()) BadField("messages", "expected a non-empty array");
-  RejectMedia(*messages);
+  r.media = MediaPartsOf(*messages);
   r.chat.messages = *messages;
+  if (auto x = IntField(body, "image_tokens", 70, 1120)) {
+    if (*x != 70 && *x != 140 && *x != 280 && *x != 560 && *x != 1120) {
+      BadField("image_tokens", Concat("expected 70, 140, 280, 560 or 1120, got ", *x));
+    }
+    r.chat.image_tokens = static_cast<int>(*x);
+  }
+  if (auto x = IntField(body, "video_frames", 1, 1024)) r.chat.video_frames = static_cast<int>(*x);
   r.stream = BoolField(body, "stream", false);
   StreamOptions(body, r.stream, &r.include_usage);
   CheckN(body);

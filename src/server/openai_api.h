@@ -38,8 +38,19 @@ class ApiError : public std::runtime_error {
 nlohmann::json ErrorBody(int status, const std::string& message, const std::string& param = "",
                          const std::string& code = "");
 
+// A media content part of a request: messages[message].content[part].
+struct MediaPartRef {
+  enum Kind { kImage, kAudio, kVideo };
+  size_t message = 0, part = 0;
+  Kind kind = kImage;
+  bool bare_url = false;          // "image_url": URL rather than {"url": URL}
+  std::string path() const;       // "messages[0].content[1]"
+  std::string url_field() const;  // its URL (or input_audio.data) field
+};
+
 struct ChatCompletionRequest {
   ChatRequest chat;
+  std::vector<MediaPartRef> media;  // shapes checked; URLs are data: or http(s):
   std::string model;
   bool stream = false;
   bool include_usage = false;

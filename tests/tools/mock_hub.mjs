@@ -7,7 +7,8 @@
 // blob SHA-1 as oid, as on the hub. Unknown repos answer 404 with X-Error-Code: RepoNotFound.
 //
 // Faults, for the tests: `token` (requests without "Authorization: Bearer TOKEN" get 401),
-// `cutAfter` (the first transfer of each LFS file is cut off after that many bytes),
+// `cutAfter` (the first transfer of each LFS file, or of those named in `cutFiles`, is cut off
+// after that many bytes),
 // `corrupt` (files whose bytes are served with one byte flipped, listed with the true checksum),
 // `missing` (files listed but answering 404), `ignoreRange` (always answer 200 with the whole file).
 //
@@ -86,7 +87,8 @@ export function startMockHub(repos, options = {}) {
       if (range) headers['Content-Range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
       res.writeHead(range ? 206 : 200, headers);
       const key = `${repo}/${name}`;
-      if (options.cutAfter && isLfs(name, data) && !cut.has(key) && body.length > options.cutAfter) {
+      const cuttable = options.cutFiles ? options.cutFiles.includes(name) : isLfs(name, data);
+      if (options.cutAfter && cuttable && !cut.has(key) && body.length > options.cutAfter) {
         cut.add(key);
         // Send part of the body, then drop the connection mid-file.
         res.write(body.subarray(0, options.cutAfter), () => setTimeout(() => req.socket.destroy(), 50));

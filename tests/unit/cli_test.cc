@@ -1,44 +1,18 @@
 // The g4 command line: `g4 info` and `g4 logits` on every golden model, and their errors.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "io/glg.h"
+#include "unit/cli_test_util.h"
 
 namespace g4 {
 namespace {
 
 namespace fs = std::filesystem;
 const std::string kData = G4_TEST_DATA_DIR;
-const std::string kG4 = G4_BINARY;
-
-struct CliRun {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
-
-CliRun RunG4(const std::string& args) {
-  const std::string cmd = kG4 + " " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string TempPath(const std::string& name) {
-  return (fs::temp_directory_path() / ("g4_cli_" + std::to_string(::getpid()) + "_" + name)).string();
-}
 
 TEST(Cli, InfoDescribesEveryGoldenModel) {
   for (const char* preset : {"tiny-dense", "tiny-moe", "tiny-e2b", "tiny-e4b", "tiny-all"}) {

@@ -3,35 +3,19 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "chat/chat_template.h"
 #include "engine/generator.h"
 #include "g4/chat.h"
 #include "model/model.h"
+#include "unit/cli_test_util.h"
 
 namespace g4 {
 namespace {
 
-namespace fs = std::filesystem;
-
 const std::string& TinyVocabModel() {
-  static const std::string path = [] {
-    const std::string vocab = G4_GEMMA4_TOKENIZER_JSON;
-    if (!fs::exists(vocab)) {
-      ADD_FAILURE() << vocab << " is missing: run scripts/fetch_gemma4_vocab.sh " << vocab;
-      return std::string();
-    }
-    const std::string out = (fs::temp_directory_path() / ("g4_generate_test_" + std::to_string(::getpid()) + ".gguf")).string();
-    const std::string cmd = std::string(G4_RANDOM_MODEL_BINARY) + " --config " + G4_TEST_DATA_DIR +
-                            "/models/tiny-vocab.q4_0.config.json --type q4_0 --seed 1234 -q --vocab " + vocab + " -o " +
-                            out + " > /dev/null";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    std::atexit([] { fs::remove(fs::temp_directory_path() / ("g4_generate_test_" + std::to_string(::getpid()) + ".gguf")); });
-    return out;
-  }();
+  static const std::string path = MakeTinyVocabModel("tiny-vocab");
   return path;
 }
 

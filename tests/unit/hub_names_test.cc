@@ -87,10 +87,13 @@ TEST(HubSelection, QuantsMatchWholeTokensOfGgufNames) {
   const auto files = Files({"gemma-4-E2B-it-Q4_0.gguf", "gemma-4-E2B-it-Q4_K_M.gguf", "gemma-4-E2B-it-Q4_K_S.gguf",
                             "gemma-4-E2B-it-IQ4_XS.gguf", "gemma-4-E2B-it-Q8_0.gguf", "mmproj-gemma-4-E2B-Q8_0.gguf",
                             "README.md"});
-  EXPECT_EQ(Paths(SelectFiles("r", files, "q8_0")), std::vector<std::string>{"gemma-4-E2B-it-Q8_0.gguf"});
-  EXPECT_EQ(Paths(SelectFiles("r", files, "q4_0")), std::vector<std::string>{"gemma-4-E2B-it-Q4_0.gguf"});
-  EXPECT_EQ(Paths(SelectFiles("r", files, "q4_k_m")), std::vector<std::string>{"gemma-4-E2B-it-Q4_K_M.gguf"});
-  EXPECT_EQ(Paths(SelectFiles("r", files, "iq4_xs")), std::vector<std::string>{"gemma-4-E2B-it-IQ4_XS.gguf"});
+  // Each comes with the repo's mmproj file.
+  const std::string mmproj = "mmproj-gemma-4-E2B-Q8_0.gguf";
+  EXPECT_EQ(Paths(SelectFiles("r", files, "q8_0")), (std::vector<std::string>{"gemma-4-E2B-it-Q8_0.gguf", mmproj}));
+  EXPECT_EQ(Paths(SelectFiles("r", files, "q4_0")), (std::vector<std::string>{"gemma-4-E2B-it-Q4_0.gguf", mmproj}));
+  EXPECT_EQ(Paths(SelectFiles("r", files, "q4_k_m")), (std::vector<std::string>{"gemma-4-E2B-it-Q4_K_M.gguf", mmproj}));
+  EXPECT_EQ(Paths(SelectFiles("r", files, "iq4_xs")), (std::vector<std::string>{"gemma-4-E2B-it-IQ4_XS.gguf", mmproj}));
+  EXPECT_EQ(SelectFiles("r", files, "q8_0").mmproj_path, mmproj);
   EXPECT_THROW(SelectFiles("r", files, "q4_k"), Error);   // not a whole token of any name
   EXPECT_THROW(SelectFiles("r", files, "q5_k_m"), Error);
   EXPECT_THROW(SelectFiles("r", files, ""), Error);       // several GGUFs: ambiguous
@@ -108,6 +111,23 @@ TEST(HubSelection, SplitGgufsComeTogether) {
   const FileSelection s = SelectFiles("r", files, "q8_0");
   EXPECT_EQ(Paths(s), (std::vector<std::string>{"m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf"}));
   EXPECT_EQ(s.model_path, "m-Q8_0-00001-of-00002.gguf");
+}
+
+TEST(HubSelection, MmprojComesWithAGgufModel) {
+  // Of several, f16 first, then bf16, f32, q8_0; only one in the model's own folder.
+  auto pick = [](const std::vector<std::string>& names, const std::string& selector = "q4_0") {
+    return SelectFiles("r", Files(names), selector).mmproj_path;
+  };
+  EXPECT_EQ(pick({"m-Q4_0.gguf", "mmproj-BF16.gguf", "mmproj-F16.gguf", "mmproj-F32.gguf"}), "mmproj-F16.gguf");
+  EXPECT_EQ(pick({"m-Q4_0.gguf", "mmproj-F32.gguf", "mmproj-bf16.gguf"}), "mmproj-bf16.gguf");
+  EXPECT_EQ(pick({"m-Q4_0.gguf", "mmproj-Q8_0.gguf", "mmproj-F32.gguf"}), "mmproj-F32.gguf");
+  EXPECT_EQ(pick({"m-Q4_0.gguf", "mmproj-b.gguf", "mmproj-a.gguf"}), "mmproj-a.gguf");
+  EXPECT_EQ(pick({"m-Q4_0.gguf", "extra/mmproj-F16.gguf"}), "");
+  EXPECT_EQ(pick({"m-Q4_0.gguf"}), "");
+  const FileSelection named = SelectFiles("r", Files({"m-Q4_0.gguf", "mmproj-F16.gguf"}), "m-Q4_0.gguf");
+  EXPECT_EQ(Paths(named), (std::vector<std::string>{"m-Q4_0.gguf", "mmproj-F16.gguf"}));
+  // A checkpoint carries its towers itself.
+  EXPECT_EQ(SelectFiles("r", Files({"config.json", "model.safetensors", "mmproj-F16.gguf"}), "").mmproj_path, "");
 }
 
 TEST(HubSelection, SafetensorsCheckpointIsTheRootFolder) {

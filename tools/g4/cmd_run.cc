@@ -15,24 +15,29 @@ std::atomic<bool> g_cancel{false};
 void OnInterrupt(int) { g_cancel = true; }
 
 struct RunArgs {
+  CLI::App* command = nullptr;
   GenerationFlags flags;
   std::string prompt;
   bool print_prompt = false;
 };
 
-int Run(const RunArgs& args) {
+int Run(RunArgs& args) {
+  OrderMediaFlags(*args.command, &args.flags.media);
   std::string prompt = args.prompt;
   if (prompt.empty() || prompt == "-") {  // read the prompt from stdin
     prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
   }
   ChatRequest request;
   if (!ApplyGenerationFlags(args.flags, "run", &request)) return 2;
+  std::vector<nlohmann::json> media;
+  if (!CommandLineMedia(args.flags, "run", &media)) return 1;
   if (!args.flags.system.empty()) request.messages.push_back({{"role", "system"}, {"content", args.flags.system}});
-  request.messages.push_back({{"role", "user"}, {"content", prompt}});
+  request.messages.push_back({{"role", "user"}, {"content", UserContent(media, prompt)}});
 
   std::unique_ptr<LoadedModel> model;
   std::unique_ptr<ChatSession> session;
   if (!OpenChat(args.flags, "run", &model, &session)) return 1;
+  if (!CheckEncoders(*model, args.flags.media.order, "run")) return 1;
   if (args.print_prompt) {
     std::string text;
     Status st = session->RenderPrompt(request, &text);
@@ -60,6 +65,7 @@ int Run(const RunArgs& args) {
 Runner AddRunCommand(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Answer one prompt, streaming the reply");
+  args->command = sub;
   AddGenerationFlags(sub, &args->flags);
   sub->add_option("-p,--prompt", args->prompt, "the prompt (default or '-': read stdin)");
   sub->add_flag("--print-prompt", args->print_prompt, "print the rendered prompt instead of answering");

@@ -6,7 +6,9 @@
 
 #include "commands.h"
 #include "g4/server.h"
+#include "media_flags.h"
 #include "model_resolve.h"
+#include "remote_media.h"
 
 namespace g4::cli {
 
@@ -20,9 +22,14 @@ void OnSignal(int) {
   if (g_server != nullptr) std::thread([] { g_server->Stop(); }).detach();
 }
 
+// Remote media (--allow-remote-media) must arrive within this time.
+constexpr int kRemoteMediaTimeoutSeconds = 30;
+
 struct ServeArgs {
   ServerOptions options;
   std::string store;
+  MmprojFlags mmproj;
+  bool allow_remote_media = false;
 };
 
 int Serve(ServeArgs& args) {
@@ -32,6 +39,12 @@ int Serve(ServeArgs& args) {
   if (!ResolveModelArgument(options.model_path, args.store, "g4 serve", &path)) return 1;
   if (options.model_name.empty() && path != options.model_path) options.model_name = options.model_path;
   options.model_path = path;
+  bool mmproj_auto = false;
+  options.mmproj_path = ChooseMmproj(args.mmproj, path, "serve", &mmproj_auto);
+  // A fetched file becomes base64 in the request, so it may be as large as a request body.
+  if (args.allow_remote_media) {
+    options.fetch_remote_media = RemoteMediaFetcher(options.max_body_bytes, kRemoteMediaTimeoutSeconds);
+  }
   std::unique_ptr<Server> server;
   Status st = Server::Create(options, &server);
   if (!st.ok()) {
@@ -47,7 +60,8 @@ int Serve(ServeArgs& args) {
   st = server->Run();
   g_server = nullptr;
   if (!st.ok()) {
-    std::fprintf(stderr, "g4 serve: %s\n", st.message().c_str());
+    std::fprintf(stderr, "g4 serve: %s%s\n", st.message().c_str(),
+                 MmprojLoadHint(mmproj_auto && st.message().find(options.mmproj_path) != std::string::npos).c_str());
     return 1;
   }
   return 0;
@@ -80,7 +94,13 @@ Runner AddServeCommand(CLI::App& app) {
                   "tokens generated when a request sets no max_tokens (default -1: until the context is full)");
   sub->add_option("--kv-type", o->kv_type, "KV cache entries: f16 (default), bf16, q8_0 or f32");
   sub->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/ endpoints");
-  sub->add_option("--max-body", o->max_body_bytes, "largest request body in bytes (default 16 MiB)");
+  AddMmprojFlags(sub, &args->mmproj);
+  sub->add_flag("--allow-remote-media", args->allow_remote_media,
+                "fetch http(s) image and video URLs of requests (off: only data URLs are accepted)");
+  sub->add_option("--max-body", o->max_body_bytes,
+                  "largest request body, and largest remote media file, in bytes; K/M/G suffixes allowed (default "
+                  "64M; larger bodies get 413)")
+      ->transform(CLI::AsSizeValue(false));
   sub->add_flag("!--no-log", o->log_requests, "do not log one line per request on stderr");
   return [args] { return Serve(*args); };
 }

@@ -42,6 +42,8 @@ void AddGenerationFlags(CLI::App* sub, GenerationFlags* f) {
   sub->add_option("--presence-penalty", f->presence_penalty, "presence penalty");
   sub->add_option("--frequency-penalty", f->frequency_penalty, "frequency penalty");
   sub->add_option("-s,--seed", f->seed, "random seed (default: random)");
+  AddMmprojFlags(sub, &f->mmproj);
+  AddMediaFlags(sub, &f->media);
 }
 
 bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr<LoadedModel>* model,
@@ -50,8 +52,11 @@ bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr
   if (!ResolveModelArgument(flags.model, flags.store, command, &path)) return false;
   const bool tty = ::isatty(STDERR_FILENO);
   const auto load_start = std::chrono::steady_clock::now();
+  LoadOptions options;
+  bool mmproj_auto = false;
+  options.mmproj_path = ChooseMmproj(flags.mmproj, path, command, &mmproj_auto);
   if (tty) std::fprintf(stderr, "loading %s ...", path.c_str());
-  Status st = LoadedModel::Load(path, model);
+  Status st = LoadedModel::Load(path, options, model);
   if (tty) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     std::fprintf(stderr, " %s in %.1f s\n", st.ok() ? "loaded" : "failed", seconds);
@@ -67,8 +72,18 @@ bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr
     st = ChatSession::Create(**model, config, session);
   }
   if (!st.ok()) {
-    std::fprintf(stderr, "g4 %s: %s\n", command, st.message().c_str());
+    std::fprintf(stderr, "g4 %s: %s%s\n", command, st.message().c_str(),
+                 MmprojLoadHint(mmproj_auto && st.message().find(options.mmproj_path) != std::string::npos).c_str());
     return false;
+  }
+  return true;
+}
+
+bool CommandLineMedia(const GenerationFlags& flags, const char* command, std::vector<nlohmann::json>* parts) {
+  for (const MediaFile& file : flags.media.order) {
+    nlohmann::json part;
+    if (!MediaPart(file, command, &part)) return false;
+    parts->push_back(std::move(part));
   }
   return true;
 }
@@ -94,6 +109,9 @@ bool ReadJsonFile(const std::string& path, const char* command, nlohmann::json* 
 
 bool ApplyGenerationFlags(const GenerationFlags& f, const char* command, ChatRequest* request) {
   request->thinking = f.think;
+  request->image_tokens = f.media.image_tokens;
+  request->video_frames = f.media.video_frames;
+  request->allow_file_urls = true;  // the user's own files, named on the command line
   request->max_tokens = f.max_tokens;
   request->stop = f.stop;
   SamplingOptions& s = request->sampling;

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "g4/chat.h"
+#include "media_flags.h"
 
 namespace g4::cli {
 
@@ -33,16 +34,24 @@ struct GenerationFlags {
   float temperature = -1, top_p = -1, min_p = -1, repeat_penalty = -1, presence_penalty = 0, frequency_penalty = 0;
   int top_k = -1;
   long long seed = -1;
+  MmprojFlags mmproj;
+  MediaFlags media;
 };
 
 void AddGenerationFlags(CLI::App* sub, GenerationFlags* flags);
 
-// Loads the model and opens a chat session; prints the error and returns false on failure.
+// Loads the model (with the mmproj file that ChooseMmproj picks) and opens a chat session;
+// prints the error and returns false on failure.
 bool OpenChat(const GenerationFlags& flags, const char* command, std::unique_ptr<LoadedModel>* model,
               std::unique_ptr<ChatSession>* session);
 
-// Fills the request's options from the flags (schema file read here); false on error (printed).
+// Fills the request's options from the flags (schema file read here; local media files allowed);
+// false on error (printed).
 bool ApplyGenerationFlags(const GenerationFlags& flags, const char* command, ChatRequest* request);
+
+// The content parts of the --image/--audio/--video files (read before the model loads, so a
+// wrong path fails at once); false on error (printed).
+bool CommandLineMedia(const GenerationFlags& flags, const char* command, std::vector<nlohmann::json>* parts);
 
 // Prints events as they stream: content to stdout, reasoning dimmed / to stderr / hidden, tool
 // calls as one line each.
