@@ -225,14 +225,16 @@ G4_AVX2 void Decode(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, 
   }
 }
 
-// Prefill loop. A panel of up to kPanelRows rows is repacked, kChunkGroups lane groups at a
-// time, into the grouped layout of kernels.h (what GroupActs does to the activations), so a
-// 2-row x 4-token register tile gets each block's dot in one lane with vertical adds only:
-// per row, group and vector j, one 16-bit multiply-add with each token's vector j. The
-// repacked chunk (17 KiB) stays in L1 while every token of the call passes over it; the float
-// accumulators of the panel live in a per-thread buffer between chunks.
-constexpr int kPanelRows = 8;
-constexpr int kChunkGroups = 4;
+// Prefill loop. A block of rows is repacked once into the grouped layout of kernels.h (what
+// GroupActs does to the activations; Q4_0 nibbles with their offset of 8 taken off, so no
+// activation sums are needed), sized to stay in L2 while every token of the call passes over
+// it. A 2-row x 4-token register tile then gets each block's dot in one lane with vertical
+// adds only: per row, group and vector j, one 16-bit multiply-add with each token's vector j.
+// The columns are walked in chunks of kChunkGroups lane groups, so that a tile's activations
+// (16 KiB) stay in L1 while every row pair of the block reuses them; the float accumulators
+// of the 4 tokens live in a small per-thread buffer between chunks.
+constexpr size_t kBlockBytes = 512 << 10;
+constexpr int kChunkGroups = 8;
 constexpr int kTileRows = 2;
 constexpr int kTileTokens = 4;
 
@@ -260,7 +262,8 @@ G4_AVX2 inline void Transpose8(__m256i* v) {
   }
 }
 
-// One row's lane group (count <= 8 blocks from bl; missing ones become zeros) into out: the
+// One row's lane group (count <= 8 blocks from bl; missing ones become zeros) into out, Q4_0
+// weights as nibble - 8 (the same exact integer dots as the decode loop's): the
 // words of each block are its lo then hi vector (the stored activation order), so vectors
 // 0-7 of the grouped layout come from the lo halves and 8-15 from the hi halves.
 template <bool kQ4>
@@ -272,6 +275,13 @@ G4_AVX2 void PackGroup(const uint8_t* bl, int count, uint8_t* out) {
       BlockWords<kQ4>(bl + i * kBytes, &lo[i], &hi[i]);
     } else {
       lo[i] = hi[i] = _mm256_setzero_si256();
+    }
+  }
+  if constexpr (kQ4) {
+    const __m256i eight = _mm256_set1_epi16(8);
+    for (int i = 0; i < count; ++i) {
+      lo[i] = _mm256_sub_epi16(lo[i], eight);
+      hi[i] = _mm256_sub_epi16(hi[i], eight);
     }
   }
   Transpose8(lo);
@@ -287,19 +297,19 @@ G4_AVX2 void PackGroup(const uint8_t* bl, int count, uint8_t* out) {
 
 // kR rows x kT tokens over `groups` lane groups. panel: row 0's first group, rows row_pitch
 // bytes apart; xg: token 0's first group in the grouped layout, tokens x_pitch values apart;
-// d, s: token 0's scales and sums of the first group, tokens nbp apart; acc[r * acc_pitch +
-// 8 t]: the 8 lanes of row r, token t.
-template <bool kQ4, int kR, int kT>
+// d: token 0's scales of the first group, tokens nbp apart; acc[r * acc_pitch + 8 t]: the 8
+// lanes of row r, token t, read first unless `first` (then they start from +0).
+template <int kR, int kT>
 G4_AVX2 void PrefillTile(const uint8_t* panel, size_t row_pitch, int groups, const int16_t* xg, size_t x_pitch,
-                         const float* d, const int32_t* s, int64_t nbp, float* acc, int64_t acc_pitch) {
+                         const float* d, int64_t nbp, float* acc, int64_t acc_pitch, bool first) {
   __m256 a[kR][kT];
   for (int r = 0; r < kR; ++r) {
-    for (int t = 0; t < kT; ++t) a[r][t] = _mm256_loadu_ps(acc + r * acc_pitch + 8 * t);
+    for (int t = 0; t < kT; ++t) a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + r * acc_pitch + 8 * t);
   }
   for (int g = 0; g < groups; ++g) {
     const uint8_t* pg = panel + static_cast<size_t>(g) * kPackedBytes;
     __m256i sum[kR][kT];
-    for (int j = 0; j < 16; ++j) {
+    auto step = [&](int j, bool first_j) G4_AVX2 {
       __m256i wv[kR];
       for (int r = 0; r < kR; ++r) wv[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(pg + r * row_pitch + 32 * j));
       for (int t = 0; t < kT; ++t) {
@@ -307,14 +317,17 @@ G4_AVX2 void PrefillTile(const uint8_t* panel, size_t row_pitch, int groups, con
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xg + t * x_pitch + static_cast<size_t>(g) * 256 + 16 * j));
         for (int r = 0; r < kR; ++r) {
           const __m256i m = _mm256_madd_epi16(wv[r], xv);
-          sum[r][t] = j == 0 ? m : _mm256_add_epi32(sum[r][t], m);
+          sum[r][t] = first_j ? m : _mm256_add_epi32(sum[r][t], m);
         }
       }
-    }
+    };
+    // Step 0 apart: with a select in the loop GCC copies every sum on each step.
+    step(0, true);
+    for (int j = 1; j < 16; ++j) step(j, false);
     for (int r = 0; r < kR; ++r) {
       const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(pg + r * row_pitch + kScaleOffset));
       for (int t = 0; t < kT; ++t) {
-        a[r][t] = GroupStep<kQ4>(sum[r][t], s + t * nbp + 8 * g, dw, d + t * nbp + 8 * g, a[r][t]);
+        a[r][t] = GroupStep<false>(sum[r][t], nullptr, dw, d + t * nbp + 8 * g, a[r][t]);
       }
     }
   }
@@ -323,20 +336,15 @@ G4_AVX2 void PrefillTile(const uint8_t* panel, size_t row_pitch, int groups, con
   }
 }
 
-template <bool kQ4, int kR>
+// PrefillTile for kt <= kT tokens.
+template <int kR, int kT>
 G4_AVX2 void PrefillTileTokens(int kt, const uint8_t* panel, size_t row_pitch, int groups, const int16_t* xg,
-                               size_t x_pitch, const float* d, const int32_t* s, int64_t nbp, float* acc,
-                               int64_t acc_pitch) {
-  switch (kt) {
-    case 1:
-      return PrefillTile<kQ4, kR, 1>(panel, row_pitch, groups, xg, x_pitch, d, s, nbp, acc, acc_pitch);
-    case 2:
-      return PrefillTile<kQ4, kR, 2>(panel, row_pitch, groups, xg, x_pitch, d, s, nbp, acc, acc_pitch);
-    case 3:
-      return PrefillTile<kQ4, kR, 3>(panel, row_pitch, groups, xg, x_pitch, d, s, nbp, acc, acc_pitch);
-    default:
-      return PrefillTile<kQ4, kR, kTileTokens>(panel, row_pitch, groups, xg, x_pitch, d, s, nbp, acc, acc_pitch);
+                               size_t x_pitch, const float* d, int64_t nbp, float* acc, int64_t acc_pitch,
+                               bool first) {
+  if constexpr (kT > 1) {
+    if (kt < kT) return PrefillTileTokens<kR, kT - 1>(kt, panel, row_pitch, groups, xg, x_pitch, d, nbp, acc, acc_pitch, first);
   }
+  PrefillTile<kR, kT>(panel, row_pitch, groups, xg, x_pitch, d, nbp, acc, acc_pitch, first);
 }
 
 template <bool kQ4>
@@ -345,39 +353,46 @@ G4_AVX2 void Prefill(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
   constexpr int kBytes = kQ4 ? kQ4Bytes : kQ8Bytes;
   const int64_t n = x.n, nb = x.k / kActBlock, nbp = PaddedBlocks(x.k), n_groups = nbp / kLaneGroup;
   const size_t x_pitch = static_cast<size_t>(nbp) * kActBlock;
-  const size_t row_pitch = static_cast<size_t>(kChunkGroups) * kPackedBytes;
-  uint8_t* panel = static_cast<uint8_t*>(ThreadBuffer(kPanelRows * row_pitch + kPanelRows * n * 32));
-  float* acc = reinterpret_cast<float*>(panel + kPanelRows * row_pitch);
-  for (int64_t p0 = r0; p0 < r1; p0 += kPanelRows) {
-    const int pr = r1 - p0 < kPanelRows ? static_cast<int>(r1 - p0) : kPanelRows;
-    std::memset(acc, 0, static_cast<size_t>(pr * n) * 32);
-    for (int64_t c0 = 0; c0 < n_groups; c0 += kChunkGroups) {
-      const int cg = n_groups - c0 < kChunkGroups ? static_cast<int>(n_groups - c0) : kChunkGroups;
-      for (int r = 0; r < pr; ++r) {
-        const uint8_t* row = w + static_cast<size_t>(p0 + r) * row_bytes;
-        for (int g = 0; g < cg; ++g) {
-          const int64_t b = (c0 + g) * kLaneGroup;
-          const int count = nb - b < 8 ? static_cast<int>(nb - b) : 8;
-          PackGroup<kQ4>(row + b * kBytes, count, panel + r * row_pitch + static_cast<size_t>(g) * kPackedBytes);
-        }
+  const size_t row_pitch = static_cast<size_t>(n_groups) * kPackedBytes;
+  int64_t block_rows = static_cast<int64_t>(kBlockBytes / row_pitch) / kTileRows * kTileRows;
+  if (block_rows < kTileRows) block_rows = kTileRows;
+  if (block_rows > r1 - r0) block_rows = r1 - r0;
+  uint8_t* panel = static_cast<uint8_t*>(
+      ThreadBuffer(static_cast<size_t>(block_rows) * (row_pitch + kTileTokens * 8 * sizeof(float))));
+  float* acc = reinterpret_cast<float*>(panel + static_cast<size_t>(block_rows) * row_pitch);
+  const int64_t acc_pitch = kTileTokens * 8;
+  for (int64_t b0 = r0; b0 < r1; b0 += block_rows) {
+    const int64_t br = r1 - b0 < block_rows ? r1 - b0 : block_rows;
+    for (int64_t r = 0; r < br; ++r) {
+      const uint8_t* row = w + static_cast<size_t>(b0 + r) * row_bytes;
+      for (int64_t g = 0; g < n_groups; ++g) {
+        const int64_t b = g * kLaneGroup;
+        const int count = nb - b < 8 ? static_cast<int>(nb - b) : 8;
+        PackGroup<kQ4>(row + b * kBytes, count, panel + r * row_pitch + static_cast<size_t>(g) * kPackedBytes);
       }
-      for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
-        const int kt = n - t0 < kTileTokens ? static_cast<int>(n - t0) : kTileTokens;
+    }
+    for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
+      const int kt = n - t0 < kTileTokens ? static_cast<int>(n - t0) : kTileTokens;
+      for (int64_t c0 = 0; c0 < n_groups; c0 += kChunkGroups) {
+        const int cg = n_groups - c0 < kChunkGroups ? static_cast<int>(n_groups - c0) : kChunkGroups;
         const int16_t* xg = x.grouped + t0 * x_pitch + c0 * 256;
         const float* d = x.d + t0 * nbp + c0 * kLaneGroup;
-        const int32_t* s = x.s + t0 * nbp + c0 * kLaneGroup;
-        for (int rr = 0; rr < pr; rr += kTileRows) {
-          float* a = acc + (rr * n + t0) * 8;
-          if (pr - rr >= 2) {
-            PrefillTileTokens<kQ4, 2>(kt, panel + rr * row_pitch, row_pitch, cg, xg, x_pitch, d, s, nbp, a, n * 8);
+        const uint8_t* pc = panel + static_cast<size_t>(c0) * kPackedBytes;
+        for (int64_t rr = 0; rr < br;) {
+          const uint8_t* p = pc + rr * row_pitch;
+          float* a = acc + rr * acc_pitch;
+          if (br - rr >= kTileRows) {
+            PrefillTileTokens<kTileRows, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, nbp, a, acc_pitch, c0 == 0);
+            rr += kTileRows;
           } else {
-            PrefillTileTokens<kQ4, 1>(kt, panel + rr * row_pitch, row_pitch, cg, xg, x_pitch, d, s, nbp, a, n * 8);
+            PrefillTileTokens<1, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, nbp, a, acc_pitch, c0 == 0);
+            rr += 1;
           }
         }
       }
-    }
-    for (int r = 0; r < pr; ++r) {
-      for (int64_t t = 0; t < n; ++t) y[t * y_stride + p0 + r] = HSum(_mm256_loadu_ps(acc + (r * n + t) * 8));
+      for (int64_t r = 0; r < br; ++r) {
+        for (int t = 0; t < kt; ++t) y[(t0 + t) * y_stride + b0 + r] = HSum(_mm256_loadu_ps(acc + r * acc_pitch + 8 * t));
+      }
     }
   }
 }

@@ -226,7 +226,8 @@ TEST(MatQuantKernelTest, EveryLevelMatchesScalarBitForBit) {
   for (SimdLevel level : FastLevels()) {
     const KernelTable& kt = KernelsFor(level);
     for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
-      for (int64_t k : {32, 96, 256, 288, 704, 1536, 2816}) {
+      // 12288: rows long enough that the prefill loop packs 21 rows in two blocks.
+      for (int64_t k : {32, 96, 256, 288, 704, 1536, 2816, 12288}) {
         for (int64_t n : {1, 2, 3, 4, 5, 9}) {
           SCOPED_TRACE(std::string(SimdLevelName(level)) + " " + std::string(DTypeName(type)) + " k " +
                        std::to_string(k) + " n " + std::to_string(n));
@@ -250,6 +251,9 @@ TEST(MatQuantKernelTest, EveryLevelMatchesScalarBitForBit) {
           scalar(w, row_bytes, 0, rows, qa.acts(n, k, false), want.data(), y_stride);
           fast(w, row_bytes, 11, rows, qa.acts(n, k, true), got.data(), y_stride);
           fast(w, row_bytes, 0, 11, qa.acts(n, k, true), got.data(), y_stride);
+          ASSERT_TRUE(SameBits(got.data(), want.data(), n * y_stride));
+          std::fill(got.begin(), got.end(), -1.0f);
+          fast(w, row_bytes, 0, rows, qa.acts(n, k, true), got.data(), y_stride);
           ASSERT_TRUE(SameBits(got.data(), want.data(), n * y_stride));
           // And the decode loop on the same tokens.
           std::fill(got.begin(), got.end(), -1.0f);
