@@ -15,10 +15,14 @@
 #include <vector>
 
 #include "embedding_compare.h"
+#include "hf_checkpoint_util.h"
 #include "io/gme.h"
 #include "media/log_mel.h"
 #include "model/gemma4_audio.h"
+#include "model/gguf.h"
 #include "model/mmproj.h"
+#include "model/model.h"
+#include "model/weights.h"
 
 namespace g4 {
 namespace {
@@ -135,6 +139,91 @@ TEST(AudioGolden, LongClipsAreEncodedIn30SecondChunks) {
   std::vector<float> joined = first.data;
   joined.insert(joined.end(), second.data.begin(), second.data.end());
   EXPECT_EQ(whole.data, joined);
+}
+
+// ---- The same tower inside a Hugging Face checkpoint ----------------------------------------
+
+// The HF name of an mmproj audio tensor, from the table of spec/gemma4-io.md §5.7. Entries are
+// tried in order, so the longer GGUF names come before their prefixes (ffn_up_1 before ffn_up).
+std::string HfAudioName(const std::string& gguf) {
+  const std::string tower = "model.audio_tower.";
+  const std::pair<const char*, std::string> globals[] = {
+      {"a.conv1d.0.weight", tower + "subsample_conv_projection.layer0.conv.weight"},
+      {"a.conv1d.1.weight", tower + "subsample_conv_projection.layer1.conv.weight"},
+      {"a.conv1d.0.norm.weight", tower + "subsample_conv_projection.layer0.norm.weight"},
+      {"a.conv1d.1.norm.weight", tower + "subsample_conv_projection.layer1.norm.weight"},
+      {"a.input_projection.weight", tower + "subsample_conv_projection.input_proj_linear.weight"},
+      {"a.pre_encode.out.weight", tower + "output_proj.weight"},
+      {"a.pre_encode.out.bias", tower + "output_proj.bias"},
+      {"mm.a.input_projection.weight", "model.embed_audio.embedding_projection.weight"}};
+  for (const auto& [from, to] : globals) {
+    if (gguf == from) return to;
+  }
+  // Names ending in ".weight" are whole; the others are clippable linears, whose weight sits in
+  // a ".linear" submodule next to their bound scalars.
+  const std::pair<const char*, const char*> parts[] = {
+      {"ffn_norm_1.weight", "feed_forward2.pre_layer_norm.weight"}, {"ffn_up_1", "feed_forward2.ffw_layer_1"},
+      {"ffn_down_1", "feed_forward2.ffw_layer_2"}, {"ffn_post_norm_1.weight", "feed_forward2.post_layer_norm.weight"},
+      {"ffn_norm.weight", "feed_forward1.pre_layer_norm.weight"}, {"ffn_up", "feed_forward1.ffw_layer_1"},
+      {"ffn_down", "feed_forward1.ffw_layer_2"}, {"ffn_post_norm.weight", "feed_forward1.post_layer_norm.weight"},
+      {"attn_pre_norm.weight", "norm_pre_attn.weight"}, {"attn_k_rel.weight", "self_attn.relative_k_proj.weight"},
+      {"attn_q", "self_attn.q_proj"}, {"attn_k", "self_attn.k_proj"}, {"attn_v", "self_attn.v_proj"},
+      {"attn_out", "self_attn.post"}, {"attn_post_norm.weight", "norm_post_attn.weight"},
+      {"per_dim_scale.weight", "self_attn.per_dim_scale"}, {"conv_norm.weight", "lconv1d.pre_layer_norm.weight"},
+      {"conv_pw1", "lconv1d.linear_start"}, {"conv_dw.weight", "lconv1d.depthwise_conv1d.weight"},
+      {"norm_conv.weight", "lconv1d.conv_norm.weight"}, {"conv_pw2", "lconv1d.linear_end"},
+      {"ln2.weight", "norm_out.weight"}};
+  const size_t dot = gguf.find('.', 6);  // after "a.blk.N"
+  const std::string layer = gguf.substr(6, dot - 6);
+  const std::string rest = gguf.substr(dot + 1);
+  for (const auto& [from, to] : parts) {
+    const std::string f = from;
+    if (rest.compare(0, f.size(), f) != 0) continue;
+    std::string suffix = rest.substr(f.size());
+    if (suffix == ".weight") suffix = ".linear.weight";
+    return tower + "layers." + layer + "." + to + suffix;
+  }
+  ADD_FAILURE() << "no HF name for " << gguf;
+  return gguf;
+}
+
+// A copy of tiny-e2b-hf with the tiny mmproj's audio tower added in HF names and layout:
+// per_dim_scale stored raw (llama.cpp's converter stores softplus of it, spec §5.3), the
+// depthwise filter as [d, 1, 5], clip bounds as 0-dim tensors.
+std::string MakeHfCheckpointWithAudio() {
+  std::unique_ptr<GgufFile> gguf = GgufFile::Open(kDir + "models/tiny.mmproj.f32.gguf");
+  std::vector<HfTensor> tensors;
+  for (const TensorView& t : gguf->tensors()) {
+    if (t.name.rfind("a.", 0) != 0 && t.name.rfind("mm.a.", 0) != 0) continue;
+    std::vector<float> values = TensorToFloats(t);
+    std::vector<int64_t> shape(t.shape.rbegin(), t.shape.rend());  // PyTorch order
+    if (t.name.find("per_dim_scale") != std::string::npos) {
+      for (float& v : values) v = static_cast<float>(std::log(std::expm1(static_cast<double>(v))));
+    }
+    if (t.name.find("conv_dw") != std::string::npos) shape = {shape[0], 1, shape[1]};
+    if (t.n_elements() == 1) shape.clear();
+    tensors.push_back({HfAudioName(t.name), shape, std::move(values)});
+  }
+  return MakeTinyHfCheckpointWith(
+      "g4_tiny_e2b_hf_audio", tensors, "audio_config",
+      nlohmann::json::parse(std::ifstream(kDir + "models/tiny.mmproj.f32.gguf.config.json"))["audio_config"]);
+}
+
+TEST(AudioGolden, HuggingFaceCheckpointTowerMatchesNumpy) {
+  const std::string dir = MakeHfCheckpointWithAudio();
+  std::unique_ptr<Model> model = Model::Load(dir);
+  std::unique_ptr<MultimodalTowers> towers = MultimodalTowers::FromModel(*model);
+  ASSERT_NE(towers->audio(), nullptr);
+  EXPECT_EQ(towers->vision(), nullptr);
+  EXPECT_EQ(towers->audio()->config.n_layers, 2);
+  towers->CheckTextWidth(model->config().d_model, dir);
+  Gemma4AudioEncoder encoder(*towers->audio(), 2);
+  for (const AudioCase& c : AudioCases()) {
+    const std::vector<float> mel = ReadFloats(kDir + "preproc/" + c.name + ".mel.hf.f32");
+    const AudioEmbeddings got = encoder.Encode(mel.data(), static_cast<int64_t>(mel.size()) / kMelBins);
+    ExpectMeetsTargets(ReadGme(kDir + c.reference), got.data, "HF checkpoint " + c.name);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "embedding_compare.h"
+#include "hf_checkpoint_util.h"
 #include "io/gme.h"
 #include "media/image.h"
 #include "model/gemma4_vision.h"
@@ -107,6 +108,30 @@ TEST(VisionGolden, MmEmbedCommandWritesGme) {
 }
 
 
+// Without --as-is the image is resized to the budget as spec §4.2 says: 768x768 is already the
+// size for 280 tokens (so the golden embedding applies unchanged); at 70 tokens it becomes 384x384.
+TEST(VisionGolden, MmEmbedResizesToTheTokenBudget) {
+  const std::string out = (std::filesystem::path(testing::TempDir()) / "g4_mm_embed_768.gme").string();
+  auto run = [&](const std::string& budget) {
+    const std::string cmd = std::string("\"") + G4_BINARY + "\" mm-embed -m \"" + G4_TEST_DATA_DIR +
+                            "/models/tiny-e2b.f32.gguf\" --mmproj \"" + kDir + "models/tiny.mmproj.f32.gguf\" --image \"" +
+                            kDir + "inputs/img_768x768.png\" --image-tokens " + budget + " -t 2 -o \"" + out +
+                            "\" 2>/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return ReadGme(out);
+  };
+  const EmbeddingsFile at280 = run("280");
+  EXPECT_EQ(at280.in_nx, 768);
+  EXPECT_EQ(at280.n_tokens, 256);
+  ExpectMeetsTargets(ReadGme(kDir + "embd/img_768x768.tiny.numpy.gme"), at280.embd, "mm-embed img_768x768 at 280");
+  const EmbeddingsFile at70 = run("70");
+  EXPECT_EQ(at70.in_nx, 384);
+  EXPECT_EQ(at70.in_ny, 384);
+  EXPECT_EQ(at70.src_a, 768);
+  EXPECT_EQ(at70.n_tokens, 64);
+  std::filesystem::remove(out);
+}
+
 // ---- The same tower inside a Hugging Face checkpoint ----------------------------------------
 
 // The HF name of an mmproj vision tensor (spec/gemma4-io.md §4.5).
@@ -145,13 +170,8 @@ std::string HfName(const std::string& gguf) {
 // names and layout: the patch matrix as [d, 768] with columns (row, col, channel), clip bounds
 // as 0-dim tensors.
 std::string MakeHfCheckpointWithVision() {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(testing::TempDir()) / "g4_tiny_e2b_hf_vision";
-  fs::remove_all(dir);
-  fs::copy(std::string(G4_TEST_DATA_DIR) + "/models/tiny-e2b-hf", dir);
   std::unique_ptr<GgufFile> gguf = GgufFile::Open(kDir + "models/tiny.mmproj.f32.gguf");
-  nlohmann::json header = nlohmann::json::object();
-  std::string data;
+  std::vector<HfTensor> tensors;
   for (const TensorView& t : gguf->tensors()) {
     if (t.name.rfind("v.", 0) != 0 && t.name.rfind("mm.input", 0) != 0) continue;
     std::vector<float> values = TensorToFloats(t);
@@ -168,25 +188,11 @@ std::string MakeHfCheckpointWithVision() {
       shape = {d, 3 * p * p};
     }
     if (t.n_elements() == 1) shape.clear();
-    const std::string name = HfName(t.name);
-    header[name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + values.size() * 4}}};
-    data.append(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+    tensors.push_back({HfName(t.name), shape, std::move(values)});
   }
-  const std::string json = header.dump();
-  const uint64_t length = json.size();
-  std::ofstream shard(dir / "model-vision.safetensors", std::ios::binary);
-  shard.write(reinterpret_cast<const char*>(&length), 8);
-  shard << json << data;
-  shard.close();
-
-  nlohmann::json index = nlohmann::json::parse(std::ifstream(dir / "model.safetensors.index.json"));
-  for (const auto& [name, entry] : header.items()) index["weight_map"][name] = "model-vision.safetensors";
-  std::ofstream(dir / "model.safetensors.index.json") << index.dump(1);
-  nlohmann::json config = nlohmann::json::parse(std::ifstream(dir / "config.json"));
-  config["vision_config"] =
-      nlohmann::json::parse(std::ifstream(kDir + "models/tiny.mmproj.f32.gguf.config.json"))["vision_config"];
-  std::ofstream(dir / "config.json") << config.dump(1);
-  return dir.string();
+  return MakeTinyHfCheckpointWith(
+      "g4_tiny_e2b_hf_vision", tensors, "vision_config",
+      nlohmann::json::parse(std::ifstream(kDir + "models/tiny.mmproj.f32.gguf.config.json"))["vision_config"]);
 }
 
 TEST(VisionGolden, HuggingFaceCheckpointTowerMatchesNumpy) {

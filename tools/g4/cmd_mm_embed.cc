@@ -11,7 +11,9 @@
 #include "commands.h"
 #include "base/mapped_file.h"
 #include "io/gme.h"
+#include "media/audio.h"
 #include "media/image.h"
+#include "media/image_resize.h"
 #include "media/log_mel.h"
 #include "model/gemma4_audio.h"
 #include "model/gemma4_vision.h"
@@ -26,6 +28,8 @@ struct MmEmbedArgs {
   std::string mmproj;
   std::string image;
   bool as_is = false;
+  int image_tokens = kDefaultImageTokens;
+  std::string audio;
   std::string mel;
   std::string pcm;
   std::string output;
@@ -62,7 +66,9 @@ void EmbedAudio(const MmEmbedArgs& args, EmbeddingsFile* out) {
   std::unique_ptr<MultimodalTowers> towers = LoadTowers(args, *text, /*vision=*/false);
   Gemma4AudioEncoder encoder(*towers->audio(), args.threads);
   const int64_t n_mel = encoder.config().n_mel;
-  const std::vector<float> input = args.mel.empty() ? ReadFloat32File(args.pcm, 1) : ReadFloat32File(args.mel, n_mel);
+  const std::vector<float> input = !args.mel.empty()   ? ReadFloat32File(args.mel, n_mel)
+                                   : !args.pcm.empty() ? ReadFloat32File(args.pcm, 1)
+                                                       : DecodeAudioFile(args.audio).samples;
   const auto start = std::chrono::steady_clock::now();
   AudioEmbeddings embeddings;
   if (args.mel.empty()) {
@@ -85,13 +91,11 @@ void EmbedAudio(const MmEmbedArgs& args, EmbeddingsFile* out) {
 }
 
 void EmbedImage(const MmEmbedArgs& args, EmbeddingsFile* out) {
-  if (!args.as_is) {
-    Fail("--image: only --as-is encoding exists so far (the image's own pixels, no resizing); resizing to the ",
-         "soft-token budget comes with image prompts");
-  }
   std::unique_ptr<Model> text = Model::Load(args.model);
   std::unique_ptr<MultimodalTowers> towers = LoadTowers(args, *text, /*vision=*/true);
-  const Image image = DecodeImageFile(args.image);
+  const Image original = DecodeImageFile(args.image);
+  const int side = static_cast<int>(towers->vision()->config.patch_size * towers->vision()->config.pooling);
+  const Image image = args.as_is ? original : PrepareImageForVision(original, args.image_tokens, side);
   Gemma4VisionEncoder encoder(*towers->vision(), args.threads);
   const auto start = std::chrono::steady_clock::now();
   VisionEmbeddings embeddings = encoder.Encode(image);
@@ -100,8 +104,10 @@ void EmbedImage(const MmEmbedArgs& args, EmbeddingsFile* out) {
   out->n_tokens = static_cast<int32_t>(embeddings.n_tokens);
   out->n_embd = static_cast<int32_t>(embeddings.width);
   out->modality = GmeModality::kImage;
-  out->in_nx = out->src_a = image.width;
-  out->in_ny = out->src_b = image.height;
+  out->in_nx = image.width;
+  out->in_ny = image.height;
+  out->src_a = original.width;
+  out->src_b = original.height;
   out->embd = std::move(embeddings.data);
   std::fprintf(stderr, "g4 mm-embed: %dx%d image -> %d tokens x %d in %.1f ms\n", image.width, image.height,
                out->n_tokens, out->n_embd, ms);
@@ -109,8 +115,8 @@ void EmbedImage(const MmEmbedArgs& args, EmbeddingsFile* out) {
 
 int RunMmEmbed(const MmEmbedArgs& args) {
   try {
-    if (args.image.empty() + args.mel.empty() + args.pcm.empty() != 2) {
-      Fail("give exactly one input: --image, --mel or --pcm");
+    if (args.image.empty() + args.audio.empty() + args.mel.empty() + args.pcm.empty() != 3) {
+      Fail("give exactly one input: --image, --audio, --mel or --pcm");
     }
     EmbeddingsFile out;
     if (!args.image.empty()) {
@@ -135,8 +141,11 @@ Runner AddMmEmbedCommand(CLI::App& app) {
       app.add_subcommand("mm-embed", "Encode an image or audio clip and write its soft-token embeddings (GME1 file)");
   sub->add_option("-m,--model", args->model, "text model: GGUF file or Hugging Face checkpoint folder")->required();
   sub->add_option("--mmproj", args->mmproj, "mmproj GGUF file with the encoders (GGUF text models need one)");
-  sub->add_option("--image", args->image, "image file (PNG)");
+  sub->add_option("--image", args->image, "image file (PNG, JPEG, WebP, GIF, BMP)");
   sub->add_flag("--as-is", args->as_is, "encode the image's pixels without resizing (sides must be multiples of 48)");
+  sub->add_option("--image-tokens", args->image_tokens,
+                  "soft-token budget the image is resized to (70, 140, 280, 560, 1120; not with --as-is)");
+  sub->add_option("--audio", args->audio, "audio file (WAV, FLAC, MP3, OGG, M4A, ...), mixed to mono at 16 kHz");
   sub->add_option("--mel", args->mel, "log-mel file: float32 frames of 128 values (frame-major)");
   sub->add_option("--pcm", args->pcm, "raw float32 mono PCM at 16 kHz (log-mel computed as Hugging Face does)");
   sub->add_option("-o,--output", args->output, "output GME1 file")->required();
