@@ -125,7 +125,7 @@ Image ResampleHeight(const Image& in, int height) {
 }  // namespace
 
 bool IsImageTokenBudget(int max_soft_tokens) {
-  for (int budget : {70, 140, 280, 560, 1120}) {
+  for (int budget : kImageTokenBudgets) {
     if (max_soft_tokens == budget) return true;
   }
   return false;

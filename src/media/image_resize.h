@@ -3,6 +3,7 @@
 // sides are multiples of 48 (patch 16 × pooling 3) and whose soft-token count fits the budget.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "media/image.h"
@@ -10,6 +11,7 @@
 namespace g4 {
 
 // The budgets the official processor accepts: 70, 140, 280 (default), 560, 1120.
+inline constexpr std::array<int, 5> kImageTokenBudgets = {70, 140, 280, 560, 1120};
 inline constexpr int kDefaultImageTokens = 280;
 bool IsImageTokenBudget(int max_soft_tokens);
 

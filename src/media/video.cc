@@ -117,13 +117,20 @@ std::vector<VideoFrame> DecodeFramesAt(MemoryContainer& container, int stream_in
   FramePtr frame(av_frame_alloc());
   std::unique_ptr<SwsContext, ScalerDeleter> scaler;
   int64_t index = 0;
+  int64_t kept_pixels = 0;  // the header's size is checked before decoding; streams may change size
   auto done = [&] { return frames.size() == indices.size(); };
   auto drain = [&] {
     while (!done() && (rc = avcodec_receive_frame(decoder.get(), frame.get())) >= 0) {
       if (index == indices[frames.size()]) {
-        if (static_cast<int64_t>(frame->width) * frame->height > kMaxImagePixels) {
+        const int64_t pixels = static_cast<int64_t>(frame->width) * frame->height;
+        if (pixels > kMaxImagePixels) {
           Fail(what, ": video frame ", index, " is ", frame->width, "x", frame->height, ", more than the ",
                kMaxImagePixels, " pixels g4 decodes");
+        }
+        kept_pixels += pixels;
+        if (kept_pixels > kMaxVideoSampledPixels) {
+          Fail(what, ": the sampled frames up to frame ", index, " exceed the ", kMaxVideoSampledPixels,
+               " pixels g4 holds for one video; ask for fewer frames");
         }
         frames.push_back({ToRgb(frame.get(), scaler, what), index, index / fps});
       }

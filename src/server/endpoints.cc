@@ -213,7 +213,7 @@ void HandleChatCompletions(const EndpointContext& ctx, const httplib::Request& r
     }
     auto request = ChannelRequest(channel, to_chunk);
     request->prompt = prepared.ids;
-    request->soft = prepared.soft;
+    request->soft = std::move(prepared.soft);
     request->options = prepared.options;
     if (!SubmitOrRefuse(ctx, request, res)) return;
 

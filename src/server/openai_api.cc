@@ -5,6 +5,8 @@
 #include <random>
 
 #include "base/error.h"
+#include "media/image_resize.h"
+#include "media/video.h"
 
 namespace g4 {
 
@@ -225,12 +227,12 @@ ChatCompletionRequest ParseChatCompletionRequest(const json& body) {
   r.media = MediaPartsOf(*messages);
   r.chat.messages = *messages;
   if (auto x = IntField(body, "image_tokens", 70, 1120)) {
-    if (*x != 70 && *x != 140 && *x != 280 && *x != 560 && *x != 1120) {
+    if (!IsImageTokenBudget(static_cast<int>(*x))) {
       BadField("image_tokens", Concat("expected 70, 140, 280, 560 or 1120, got ", *x));
     }
     r.chat.image_tokens = static_cast<int>(*x);
   }
-  if (auto x = IntField(body, "video_frames", 1, 1024)) r.chat.video_frames = static_cast<int>(*x);
+  if (auto x = IntField(body, "video_frames", 1, kMaxVideoFrames)) r.chat.video_frames = static_cast<int>(*x);
   r.stream = BoolField(body, "stream", false);
   StreamOptions(body, r.stream, &r.include_usage);
   CheckN(body);

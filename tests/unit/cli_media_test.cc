@@ -119,6 +119,9 @@ TEST(CliMedia, UnreadableFilesAndBadValuesAreNamed) {
   r = RunG4(RunArgs("--mmproj " + kMmproj + " --image-tokens 100 --image " + kImage));
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("--image-tokens"), std::string::npos) << r.output;
+  r = RunG4(RunArgs("--mmproj " + kMmproj + " --video-frames 257 --image " + kImage));  // kMaxVideoFrames is 256
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("--video-frames"), std::string::npos) << r.output;
   // A corrupt image fails the answer with a message naming the part.
   const std::string corrupt = TempPath("corrupt.png");
   std::ofstream(corrupt, std::ios::binary) << "\x89PNG\r\n\x1a\n this is not a PNG";

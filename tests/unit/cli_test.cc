@@ -77,6 +77,28 @@ TEST(Cli, LogitsErrorsAreClearAndLeaveNoFile) {
   EXPECT_FALSE(fs::exists(out + ".tmp"));
 }
 
+// g4 bench --mmproj times the encoders on inputs whose sizes the spec fixes: a 4:3 picture at the
+// 70 budget becomes 432x336 and 63 soft tokens (§4.2 table), 1 s of audio 25 tokens (§5.5).
+TEST(Cli, BenchTimesTheEncoders) {
+  const std::string model = kData + "/models/tiny-e2b.f32.gguf";
+  const std::string mmproj = kData + "/multimodal/models/tiny.mmproj.f32.gguf";
+  const CliRun run = RunG4("bench -m " + model + " --mmproj " + mmproj +
+                           " -p 0 -n 0 -r 1 -t 2 --image-tokens 70 --audio-seconds 1 --json");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json j = nlohmann::json::parse(run.output.substr(run.output.find('{')));
+  ASSERT_EQ(j["encoders"].size(), 2u) << run.output;
+  EXPECT_EQ(j["encoders"][0]["test"], "image 70");
+  EXPECT_EQ(j["encoders"][0]["detail"], "432x336 -> 63 tokens");
+  EXPECT_GT(j["encoders"][0]["median"].get<double>(), 0.0);
+  EXPECT_EQ(j["encoders"][1]["unit"], "RTF");
+  EXPECT_EQ(j["encoders"][1]["detail"], "log-mel + encoder, 25 tokens");
+
+  const CliRun nothing = RunG4("bench -m " + model + " --mmproj " + mmproj + " -p 0 -n 0 --image-tokens 0 --audio-seconds 0");
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_NE(nothing.output.find("nothing to time"), std::string::npos) << nothing.output;
+  EXPECT_NE(RunG4("bench -m " + model + " --mmproj " + mmproj + " -p 0 -n 0 --audio-seconds 601").exit_code, 0);
+}
+
 TEST(Cli, UnknownCommandFails) {
   CliRun r = RunG4("frobnicate");
   EXPECT_NE(r.exit_code, 0);

@@ -24,6 +24,7 @@
 #include "bench_encoders.h"
 #include "commands.h"
 #include "g4/engine.h"
+#include "media/audio.h"
 #include "model/model.h"
 #include "ops/simd.h"
 
@@ -202,9 +203,15 @@ int RunBench(const BenchArgs& args) {
     std::fprintf(stderr, "g4 bench: %s\n", e.what());
     return 1;
   }
+  if (tests.empty() && encoder_results.empty()) {
+    std::fprintf(stderr, "g4 bench: nothing to time: -p and -n are 0 and --image-tokens and --audio-seconds skip "
+                         "every encoder test\n");
+    return 2;
+  }
   const double peak_rss = PeakRssBytes();
   const double bytes_per_token = BytesPerDecodedToken(model->internal());
-  const double bandwidth = args.bw_mib > 0 ? MeasureReadBandwidth(threads, static_cast<size_t>(args.bw_mib)) : 0.0;
+  const bool measure_bandwidth = args.bw_mib > 0 && !tests.empty();
+  const double bandwidth = measure_bandwidth ? MeasureReadBandwidth(threads, static_cast<size_t>(args.bw_mib)) : 0.0;
   const double limit = bandwidth > 0 ? bandwidth / bytes_per_token : 0.0;
 
   std::string types;
@@ -244,26 +251,28 @@ int RunBench(const BenchArgs& args) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("| %-16s | %10s | %8s | %7s | %-7s | %6s | %24s |\n", "model", "size", "params", "threads", "simd",
-              "test", "t/s (median, min - max)");
-  std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", std::string(16, '-').c_str(), std::string(10, '-').c_str(),
-              std::string(8, '-').c_str(), std::string(7, '-').c_str(), std::string(7, '-').c_str(),
-              std::string(6, '-').c_str(), std::string(24, '-').c_str());
-  char params[32];
-  std::snprintf(params, sizeof params, "%.2f B", summary.text_parameters / 1e9);
-  for (const Test& t : tests) {
-    char cell[64];
-    std::snprintf(cell, sizeof cell, "%.2f (%.2f - %.2f)", t.stats.median, t.stats.min, t.stats.max);
-    std::printf("| %-16s | %10s | %8s | %7d | %-7s | %6s | %24s |\n", model_name.c_str(),
-                Gib(static_cast<double>(summary.text_weight_bytes)).c_str(), params, threads, simd, t.name.c_str(),
-                cell);
-  }
-  std::printf("\npeak RSS %s; decode reads %.3f GB of weights per token; measured read bandwidth %.1f GB/s "
-              "(%d threads) -> decode limit %.2f tok/s\n",
-              Gib(peak_rss).c_str(), bytes_per_token / 1e9, bandwidth / 1e9, threads, limit);
-  for (const Test& t : tests) {
-    if (t.name.rfind("tg", 0) == 0 && limit > 0) {
-      std::printf("decode at %.0f%% of the bandwidth limit\n", 100.0 * t.stats.median / limit);
+  if (!tests.empty()) {
+    std::printf("| %-16s | %10s | %8s | %7s | %-7s | %6s | %24s |\n", "model", "size", "params", "threads", "simd",
+                "test", "t/s (median, min - max)");
+    std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", std::string(16, '-').c_str(), std::string(10, '-').c_str(),
+                std::string(8, '-').c_str(), std::string(7, '-').c_str(), std::string(7, '-').c_str(),
+                std::string(6, '-').c_str(), std::string(24, '-').c_str());
+    char params[32];
+    std::snprintf(params, sizeof params, "%.2f B", summary.text_parameters / 1e9);
+    for (const Test& t : tests) {
+      char cell[64];
+      std::snprintf(cell, sizeof cell, "%.2f (%.2f - %.2f)", t.stats.median, t.stats.min, t.stats.max);
+      std::printf("| %-16s | %10s | %8s | %7d | %-7s | %6s | %24s |\n", model_name.c_str(),
+                  Gib(static_cast<double>(summary.text_weight_bytes)).c_str(), params, threads, simd, t.name.c_str(),
+                  cell);
+    }
+    std::printf("\npeak RSS %s; decode reads %.3f GB of weights per token; measured read bandwidth %.1f GB/s "
+                "(%d threads) -> decode limit %.2f tok/s\n",
+                Gib(peak_rss).c_str(), bytes_per_token / 1e9, bandwidth / 1e9, threads, limit);
+    for (const Test& t : tests) {
+      if (t.name.rfind("tg", 0) == 0 && limit > 0) {
+        std::printf("decode at %.0f%% of the bandwidth limit\n", 100.0 * t.stats.median / limit);
+      }
     }
   }
   if (!encoder_results.empty()) std::printf("\n| %-12s | %-30s | %-34s |\n", "encoder", "median (min - max)", "input");
@@ -291,8 +300,10 @@ Runner AddBenchCommand(CLI::App& app) {
   sub->add_flag("--json", args->json, "print the results as JSON");
   sub->add_option("--mmproj", args->mmproj,
                   "also time the vision/audio towers of this mmproj GGUF (-p 0 -n 0 to time only them)");
-  sub->add_option("--image-tokens", args->image_tokens, "image test: soft-token budget (0: skip)");
-  sub->add_option("--audio-seconds", args->audio_seconds, "audio test: clip length in seconds (0: skip)");
+  sub->add_option("--image-tokens", args->image_tokens, "image test: soft-token budget (0: skip)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--audio-seconds", args->audio_seconds, "audio test: clip length in seconds (0: skip)")
+      ->check(CLI::Range(0.0, kMaxAudioSeconds));
   return [args] { return RunBench(*args); };
 }
 

@@ -94,9 +94,10 @@ void EmbedImage(const MmEmbedArgs& args, EmbeddingsFile* out) {
   std::unique_ptr<Model> text = Model::Load(args.model);
   std::unique_ptr<MultimodalTowers> towers = LoadTowers(args, *text, /*vision=*/true);
   const Image original = DecodeImageFile(args.image);
-  const int side = static_cast<int>(towers->vision()->config.patch_size * towers->vision()->config.pooling);
-  const Image image = args.as_is ? original : PrepareImageForVision(original, args.image_tokens, side);
   Gemma4VisionEncoder encoder(*towers->vision(), args.threads);
+  const Image image = args.as_is ? original
+                                 : PrepareImageForVision(original, args.image_tokens,
+                                                         static_cast<int>(encoder.side_multiple()));
   const auto start = std::chrono::steady_clock::now();
   VisionEmbeddings embeddings = encoder.Encode(image);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

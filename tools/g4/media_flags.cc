@@ -96,9 +96,9 @@ void AddMediaFlags(CLI::App* sub, MediaFlags* flags) {
   sub->add_option("--video", flags->videos, "video file given to the model before the prompt (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--image-tokens", flags->image_tokens, "soft tokens per image: 70, 140, 280 (default), 560 or 1120")
-      ->check(CLI::IsMember({70, 140, 280, 560, 1120}));
+      ->check(CLI::IsMember(std::vector<int>(kImageTokenBudgets.begin(), kImageTokenBudgets.end())));
   sub->add_option("--video-frames", flags->video_frames, "frames sampled evenly from each video (default 32)")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, kMaxVideoFrames));
 }
 
 void OrderMediaFlags(const CLI::App& sub, MediaFlags* flags) {

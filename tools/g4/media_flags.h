@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "g4/engine.h"
+#include "media/image_resize.h"
+#include "media/video.h"
 
 namespace g4::cli {
 
@@ -22,8 +24,8 @@ struct MediaFile {
 
 struct MediaFlags {
   std::vector<std::string> images, audios, videos;  // per flag; order() interleaves them
-  int image_tokens = 280;
-  int video_frames = 32;
+  int image_tokens = kDefaultImageTokens;
+  int video_frames = kDefaultVideoFrames;
   std::vector<MediaFile> order;  // the files in command-line order (filled by OrderMediaFlags)
 };
 

@@ -151,6 +151,9 @@ runChecks([
     const r = await postJson(server.base, '/v1/chat/completions',
                              { messages: userTurn(text('hi')), image_tokens: 100 });
     assertOpenAiError(r, 400, 'image_tokens');
+    const frames = await postJson(server.base, '/v1/chat/completions',
+                                  { messages: userTurn(text('hi')), video_frames: 257 });  // over kMaxVideoFrames
+    assertOpenAiError(frames, 400, 'video_frames');
   }],
   ['a data URL that is not base64', async () => {
     await expectRefused(server, userTurn(text('Look:'), imagePart('data:image/png;base64,***not base64***')),
