@@ -12,11 +12,6 @@
 
 namespace g4 {
 
-// Prefill in pieces so activation buffers stay small for long prompts.
-constexpr int64_t kPrefillChunk = 512;
-// Ring checkpoints a sequence keeps for prefix reuse.
-constexpr int kDefaultCheckpoints = 8;
-
 // Runs generations for one sequence. Keeps what is already in the sequence's cache so a prompt
 // that shares a prefix with it (the next turn of a chat) evaluates only the rest.
 class Generator {

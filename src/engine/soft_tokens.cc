@@ -41,6 +41,18 @@ void SoftTokens::Append(const float* data, int64_t n, uint64_t content_key, bool
   }
 }
 
+namespace {
+
+// Soft positions and embedding rows must pair up one to one, in order.
+void CheckRowAvailable(int64_t row, int64_t available) {
+  if (row >= available) Fail("the prompt has more soft-token positions than embedding rows (", available, ")");
+}
+void CheckEveryRowUsed(int64_t rows, int64_t available) {
+  if (rows != available) Fail("the prompt has ", rows, " soft-token positions but ", available, " embedding rows");
+}
+
+}  // namespace
+
 std::vector<uint64_t> PositionKeys(const std::vector<int32_t>& ids, const SoftTokens* soft) {
   std::vector<uint64_t> keys(ids.size());
   int64_t row = 0;
@@ -50,20 +62,21 @@ std::vector<uint64_t> PositionKeys(const std::vector<int32_t>& ids, const SoftTo
       keys[i] = TokenKey(ids[i]);
       continue;
     }
-    if (row >= available) Fail("the prompt has more soft-token positions than embedding rows (", available, ")");
+    CheckRowAvailable(row, available);
     keys[i] = soft->keys[row++] | kSoftBit;
   }
-  if (row != available) Fail("the prompt has ", row, " soft-token positions but ", available, " embedding rows");
+  CheckEveryRowUsed(row, available);
   return keys;
 }
 
 SoftLayout::SoftLayout(const std::vector<int32_t>& ids, const SoftTokens* soft) : soft_(soft) {
-  PositionKeys(ids, soft);  // validates the counts
+  const int64_t available = soft != nullptr ? soft->count() : 0;
   rows_before_.resize(ids.size() + 1);
   int64_t rows = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     rows_before_[i] = rows;
     if (ids[i] != kSoftToken) continue;
+    CheckRowAvailable(rows, available);
     const bool bidirectional = soft->bidirectional[rows] != 0;
     if (bidirectional && !runs_.empty() && runs_.back().second == static_cast<int64_t>(i)) {
       ++runs_.back().second;  // the previous position was in this run
@@ -72,6 +85,7 @@ SoftLayout::SoftLayout(const std::vector<int32_t>& ids, const SoftTokens* soft) 
     }
     ++rows;
   }
+  CheckEveryRowUsed(rows, available);
   rows_before_[ids.size()] = rows;
 }
 

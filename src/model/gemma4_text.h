@@ -43,6 +43,13 @@ struct SequenceStep {
 // Token id marking a soft-token position in SequenceStep::tokens.
 constexpr int32_t kSoftToken = -1;
 
+// Prompts are evaluated in pieces of this many tokens so activation buffers stay small for long
+// prompts; the memory estimate sizes those buffers from it.
+constexpr int64_t kPrefillChunk = 512;
+// Copies of its sliding-window rings a sequence keeps for prefix reuse (the memory estimate
+// counts them).
+constexpr int kDefaultCheckpoints = 8;
+
 // The decoder proper: weights and a thread pool, no sequence state. Every matmul runs over the
 // tokens of all sequences in the step at once (the weights are read once per step); attention
 // runs per sequence over its own cache. Each token's result is computed the same way whatever

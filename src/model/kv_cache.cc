@@ -7,16 +7,19 @@
 
 namespace g4 {
 
+namespace {
+constexpr DType kKvTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
+}  // namespace
+
 DType ParseKvType(const std::string& name) {
-  if (name == "f32") return DType::kF32;
-  if (name == "f16") return DType::kF16;
-  if (name == "bf16") return DType::kBF16;
-  if (name == "q8_0") return DType::kQ8_0;
+  for (DType type : kKvTypes) {
+    if (name == DTypeName(type)) return type;
+  }
   Fail("unknown KV cache type '", name, "' (expected f32, f16, bf16 or q8_0)");
 }
 
 KvCache::KvCache(const ModelConfig& config, int max_context, DType type) : max_context_(max_context), type_(type) {
-  if (type != DType::kF32 && type != DType::kF16 && type != DType::kBF16 && type != DType::kQ8_0) {
+  if (std::find(std::begin(kKvTypes), std::end(kKvTypes), type) == std::end(kKvTypes)) {
     Fail("KV cache type ", DTypeName(type), " is not supported (f32, f16, bf16 or q8_0)");
   }
   layers_.resize(config.n_layers);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "model/gemma4_text.h"
 #include "model/gguf.h"
 #include "model/kv_cache.h"
 
@@ -60,10 +61,9 @@ uint64_t WeightBytes(const Model& model, int64_t context) {
 
 // KvCache with the default f16 entries, plus an int32 position per slot; a full layer's arrays
 // grow by doubling, so the last growth briefly holds the old and the new K (or V) array. A
-// sequence also keeps up to kCheckpoints copies of its sliding-window rings for prefix reuse.
+// sequence also keeps up to kDefaultCheckpoints copies of its sliding-window rings for prefix reuse.
 uint64_t KvBytes(const ModelConfig& c, int64_t context) {
   constexpr DType kType = DType::kF16;
-  constexpr uint64_t kCheckpoints = 8;  // engine/generator.h kDefaultCheckpoints
   uint64_t bytes = KvCache::BytesAtContext(c, context, kType);
   uint64_t largest_full = 0, rings = 0;
   for (const LayerSpec& l : c.layers) {
@@ -77,14 +77,14 @@ uint64_t KvBytes(const ModelConfig& c, int64_t context) {
       rings += static_cast<uint64_t>(slots) * (2 * row + sizeof(int32_t));
     }
   }
-  return bytes + largest_full + kCheckpoints * rings;
+  return bytes + largest_full + uint64_t{kDefaultCheckpoints} * rings;
 }
 
 // Activations of one prefill chunk of n tokens (gemma4_text.cc): the residual stream, the
 // per-layer inputs, every owning layer's new K/V for the chunk, and the largest set of one
 // layer's temporaries (attention or feed-forward), plus the logits row and matmul scratch.
 uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads) {
-  const uint64_t n = static_cast<uint64_t>(std::min<int64_t>(context, kEstimatePrefillChunk));
+  const uint64_t n = static_cast<uint64_t>(std::min<int64_t>(context, kPrefillChunk));
   const uint64_t d = c.d_model;
   uint64_t floats = n * d + n * static_cast<uint64_t>(c.n_layers) * c.ple_dim;
   uint64_t layer_peak = 0;

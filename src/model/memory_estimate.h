@@ -20,9 +20,6 @@ struct MemoryNeeds {
   uint64_t total() const { return weights + kv_cache + buffers + runtime; }
 };
 
-// The prefill chunk the generator evaluates at once (engine/generator.cc kPrefillChunk).
-constexpr int64_t kEstimatePrefillChunk = 512;
-
 MemoryNeeds EstimateMemoryNeeds(const Model& model, int64_t context, int n_threads);
 
 // Bytes this process may grow to: what it holds now plus /proc/meminfo MemAvailable (lowered to
