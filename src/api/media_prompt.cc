@@ -171,26 +171,30 @@ uint64_t MediaCache::hits() const {
   return hits_;
 }
 
-EncodedMedia EncodeMediaPart(const json& part, const std::string& where, const ChatRequest& request,
-                             const MediaEncoders& encoders, const Tokenizer& tokenizer) {
+std::shared_ptr<const EncodedMedia> EncodeMediaPart(const json& part, const std::string& where,
+                                                    const ChatRequest& request, const MediaEncoders& encoders,
+                                                    const Tokenizer& tokenizer) {
   try {
     const MediaBytes bytes = ReadMediaPart(part, where, request.allow_file_urls);
-    if (encoders.cache == nullptr) return Encode(bytes, request, encoders, tokenizer);
+    if (encoders.cache == nullptr) {
+      return std::make_shared<const EncodedMedia>(Encode(bytes, request, encoders, tokenizer));
+    }
     // What the encoding depends on besides the bytes: the kind and the budgets.
     const uint64_t settings = (static_cast<uint64_t>(bytes.type) << 40) ^
                               (static_cast<uint64_t>(request.image_tokens) << 20) ^
                               static_cast<uint64_t>(request.video_frames);
     const uint64_t key = ContentHash(bytes.data.data(), bytes.data.size(), settings);
-    if (auto hit = encoders.cache->Find(key)) return *hit;
+    if (auto hit = encoders.cache->Find(key)) return hit;
     auto media = std::make_shared<const EncodedMedia>(Encode(bytes, request, encoders, tokenizer));
     encoders.cache->Insert(key, media);
-    return *media;
+    return media;
   } catch (const Error& e) {
     Rethrow(where, e);
   }
 }
 
-void ExpandMediaPlaceholders(const std::vector<int32_t>& ids, const std::vector<EncodedMedia>& media,
+void ExpandMediaPlaceholders(const std::vector<int32_t>& ids,
+                             const std::vector<std::shared_ptr<const EncodedMedia>>& media,
                              const MediaTokenIds& marks, int64_t width, std::vector<int32_t>* expanded,
                              SoftTokens* soft) {
   expanded->clear();
@@ -205,7 +209,7 @@ void ExpandMediaPlaceholders(const std::vector<int32_t>& ids, const std::vector<
       continue;
     }
     if (next >= media.size()) Fail("the prompt has more media placeholders than media (", media.size(), ")");
-    const EncodedMedia& item = media[next++];
+    const EncodedMedia& item = *media[next++];
     const int32_t expected = item.type == ContentPartType::kImage   ? marks.image_placeholder
                              : item.type == ContentPartType::kAudio ? marks.audio_placeholder
                                                                     : marks.video_placeholder;
@@ -259,7 +263,7 @@ void ResolveRequestMedia(const ChatRequest& request, const std::vector<std::stri
   if (request.video_frames < 1 || request.video_frames > kMaxVideoFrames) {
     Fail("video_frames: ", request.video_frames, " is not between 1 and ", kMaxVideoFrames);
   }
-  std::vector<EncodedMedia> media;
+  std::vector<std::shared_ptr<const EncodedMedia>> media;
   for (const std::string& where : media_sources) {
     const auto it = parts.find(where);
     G4_CHECK(it != parts.end(), "rendered media part ", where, " not in the request");

@@ -81,14 +81,16 @@ struct EncodedMedia {
 
 // Decodes a media part and runs the encoders. `request` gives image_tokens, video_frames and
 // allow_file_urls. Throws g4::Error starting with `where` (the part's path) for unreadable or
-// undecodable media, a bad budget, or a model without the needed encoder.
-EncodedMedia EncodeMediaPart(const nlohmann::json& part, const std::string& where, const ChatRequest& request,
+// undecodable media, a bad budget, or a model without the needed encoder. With a cache, a hit
+// is shared rather than copied.
+std::shared_ptr<const EncodedMedia> EncodeMediaPart(const nlohmann::json& part, const std::string& where, const ChatRequest& request,
                              const MediaEncoders& encoders, const Tokenizer& tokenizer);
 
 // Replaces the placeholders in `ids` (in order) by the blocks of `media` (same order), writing
 // the expanded ids (kSoftToken at soft positions) and their soft tokens. Throws g4::Error when
 // the counts or kinds disagree, or a marker id is missing from `marks`.
-void ExpandMediaPlaceholders(const std::vector<int32_t>& ids, const std::vector<EncodedMedia>& media,
+void ExpandMediaPlaceholders(const std::vector<int32_t>& ids,
+                             const std::vector<std::shared_ptr<const EncodedMedia>>& media,
                              const MediaTokenIds& marks, int64_t width, std::vector<int32_t>* expanded,
                              SoftTokens* soft);
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,8 @@ TEST_P(MultimodalPromptTest, LogitsMatchTheNumpyReference) {
   const std::vector<int32_t> rendered = {2, 17, 300, 45, 9, 128, 500, 60, 250, 71, 33, 402, 8, 90, 301};
   std::vector<int32_t> tokens;
   SoftTokens soft;
-  ExpandMediaPlaceholders(rendered, {media}, marks, model->config().d_model, &tokens, &soft);
+  ExpandMediaPlaceholders(rendered, {std::make_shared<const EncodedMedia>(std::move(media))}, marks,
+                          model->config().d_model, &tokens, &soft);
   ASSERT_EQ(tokens, ref.tokens) << "the prompt is not the one the reference was computed for";
   ASSERT_EQ(soft.rows, embd.embd);
 
