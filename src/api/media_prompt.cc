@@ -95,29 +95,32 @@ EncodedMedia Encode(const MediaBytes& bytes, const ChatRequest& request, const M
   EncodedMedia media;
   media.type = bytes.type;
   switch (bytes.type) {
+    // Each case checks for its tower, decodes, and only then starts an encoder (and its threads),
+    // so undecodable media cost no thread pool. The decoders never return an empty clip.
     case ContentPartType::kImage: {
-      Gemma4VisionEncoder encoder(RequireVision(encoders, where), encoders.n_threads);
+      const VisionTower& tower = RequireVision(encoders, where);
       const Image image = DecodeImage(bytes.data.data(), bytes.data.size(), where);
+      Gemma4VisionEncoder encoder(tower, encoders.n_threads);
       media.blocks.push_back(VisionBlock(encoder, image, request.image_tokens));
       break;
     }
     case ContentPartType::kAudio: {
-      Gemma4AudioEncoder encoder(RequireAudio(encoders, where), encoders.n_threads);
+      const AudioTower& tower = RequireAudio(encoders, where);
       const AudioClip clip = DecodeAudio(bytes.data.data(), bytes.data.size(), where);
-      if (clip.samples.empty()) Fail(where, ": the audio has no samples");
+      Gemma4AudioEncoder encoder(tower, encoders.n_threads);
       media.blocks = AudioBlocks(encoder, clip.samples);
       break;
     }
     case ContentPartType::kVideo: {
-      Gemma4VisionEncoder vision(RequireVision(encoders, where), encoders.n_threads);
+      const VisionTower& tower = RequireVision(encoders, where);
       const bool with_audio = encoders.towers->audio() != nullptr;
-      std::unique_ptr<Gemma4AudioEncoder> audio;
-      if (with_audio) audio = std::make_unique<Gemma4AudioEncoder>(*encoders.towers->audio(), encoders.n_threads);
       VideoOptions options;
       options.max_frames = request.video_frames;
       options.with_audio = with_audio;
       const VideoClip clip = DecodeVideo(bytes.data.data(), bytes.data.size(), where, options);
-      if (clip.frames.empty()) Fail(where, ": the video has no frames");
+      Gemma4VisionEncoder vision(tower, encoders.n_threads);
+      std::unique_ptr<Gemma4AudioEncoder> audio;
+      if (with_audio) audio = std::make_unique<Gemma4AudioEncoder>(*encoders.towers->audio(), encoders.n_threads);
       media.blocks = VideoBlocks(vision, audio.get(), clip, tokenizer);
       break;
     }
