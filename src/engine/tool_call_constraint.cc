@@ -21,7 +21,7 @@ bool Has(const std::vector<uint64_t>& mask, int32_t id) { return (mask[id >> 6] 
 ToolCallConstraint::ToolCallConstraint(const ToolCallOptions& options,
                                        std::shared_ptr<const grammar::TokenVocabulary> vocab,
                                        const Tokenizer& tokenizer)
-    : options_(options), vocab_(std::move(vocab)), tokenizer_(tokenizer) {
+    : options_(options), vocab_(std::move(vocab)) {
   call_open_ = FindId(tokenizer, "<|tool_call>");
   channel_open_ = FindId(tokenizer, "<|channel>");
   channel_close_ = FindId(tokenizer, "<channel|>");
@@ -35,9 +35,13 @@ ToolCallConstraint::ToolCallConstraint(const ToolCallOptions& options,
     return;
   }
   if (options_.grammar) {
-    const grammar::GemmaCallTokenIds ids{FindId(tokenizer, "<|\"|>"), FindId(tokenizer, "<tool_call|>")};
-    if (ids.quote < 0 || ids.call_end < 0) Fail("constrained tool calls need the <|\"|> and <tool_call|> tokens");
-    if (options_.grammar->num_tools() > 0) matcher_ = std::make_unique<grammar::GemmaCallMatcher>(options_.grammar, vocab_, ids);
+    call_ids_ = {FindId(tokenizer, "<|\"|>"), FindId(tokenizer, "<tool_call|>")};
+    if (call_ids_.quote < 0 || call_ids_.call_end < 0) {
+      Fail("constrained tool calls need the <|\"|> and <tool_call|> tokens");
+    }
+    if (options_.grammar->num_tools() > 0) {
+      matcher_ = std::make_unique<grammar::GemmaCallMatcher>(options_.grammar, vocab_, call_ids_);
+    }
     // No tool to call: no call can be written.
     if (!matcher_ && options_.choice == ToolChoice::kRequired) Fail("tool_choice \"required\" with no tools");
     if (!matcher_) options_.choice = ToolChoice::kNone;
@@ -59,7 +63,7 @@ void ToolCallConstraint::RestrictToCompletion(int tokens_left) {
   if (tokens_left > static_cast<int>(units.size()) + 1 || units.empty()) return;
   const auto first = static_cast<uint8_t>(units[0]);
   if (first == grammar::kUnitQuote || first == grammar::kUnitCallEnd) {
-    const int32_t id = first == grammar::kUnitQuote ? *tokenizer_.Find("<|\"|>") : *tokenizer_.Find("<tool_call|>");
+    const int32_t id = first == grammar::kUnitQuote ? call_ids_.quote : call_ids_.call_end;
     if (Has(mask_, id)) Only(id);
     return;
   }

@@ -65,7 +65,7 @@ class ToolCallConstraint {
 
   ToolCallOptions options_;
   std::shared_ptr<const grammar::TokenVocabulary> vocab_;
-  const Tokenizer& tokenizer_;
+  grammar::GemmaCallTokenIds call_ids_{-1, -1};  // <|"|> and <tool_call|>, when constraining
   std::unique_ptr<grammar::GemmaCallMatcher> matcher_;
   std::vector<uint64_t> mask_;
   int32_t call_open_ = -1, channel_open_ = -1, channel_close_ = -1, tool_response_ = -1;
