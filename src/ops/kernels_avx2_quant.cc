@@ -77,24 +77,47 @@ G4_AVX2 inline void BlockWords(const uint8_t* bl, __m256i* lo, __m256i* hi) {
   }
 }
 
-// Exact dots of 8 blocks with one token's 8 activation blocks (x: the group's first value),
-// lane i = block i: per block two 16-bit multiply-adds, then a horizontal-add tree.
-// kUpperTimes16: the words come from Q4WordsTimes16.
-template <bool kUpperTimes16>
-G4_AVX2 inline __m256i EightDots(const __m256i* lo, const __m256i* hi, const int16_t* x) {
-  __m256i p[8];
-  for (int i = 0; i < 8; ++i) {
-    const __m256i* xb = reinterpret_cast<const __m256i*>(x + 32 * i);
-    p[i] = _mm256_add_epi32(_mm256_madd_epi16(lo[i], _mm256_loadu_si256(xb)),
-                            _mm256_madd_epi16(hi[i], _mm256_loadu_si256(xb + 1)));
+// Exact dots of one row's lane group (count <= 8 blocks from bl; the rest count as zeros) with
+// kT tokens' activation blocks (x[t]: the group's first value), lane i = block i. Per block two
+// 16-bit multiply-adds per token, made right after the block's words are unpacked so that no
+// more than four blocks' partial sums are live; then a horizontal-add tree per half group.
+// Q4_0 words come from Q4WordsTimes16, so the upper 128-bit lanes' sums are 16 times too large
+// (exact multiples of 16) and one shift per group takes that off.
+template <bool kQ4, int kT>
+G4_AVX2 inline void GroupDots(const uint8_t* bl, int count, const int16_t* const* x, __m256i* out) {
+  constexpr int kBytes = kQ4 ? kQ4Bytes : kQ8Bytes;
+  __m256i half[2][kT];
+  for (int h = 0; h < 2; ++h) {
+    __m256i p[4][kT];
+    for (int i = 0; i < 4; ++i) {
+      const int b = 4 * h + i;
+      if (b >= count) {
+        for (int t = 0; t < kT; ++t) p[i][t] = _mm256_setzero_si256();
+        continue;
+      }
+      __m256i lo, hi;
+      if constexpr (kQ4) {
+        Q4WordsTimes16(bl + b * kBytes, &lo, &hi);
+      } else {
+        Q8Words(bl + b * kBytes, &lo, &hi);
+      }
+      for (int t = 0; t < kT; ++t) {
+        const __m256i* xb = reinterpret_cast<const __m256i*>(x[t] + 32 * b);
+        p[i][t] = _mm256_add_epi32(_mm256_madd_epi16(lo, _mm256_loadu_si256(xb)),
+                                   _mm256_madd_epi16(hi, _mm256_loadu_si256(xb + 1)));
+      }
+    }
+    // hadd(hadd(p0, p1), hadd(p2, p3)) holds the four blocks' 128-bit-lane sums in lane 0 and
+    // the other halves in lane 1.
+    for (int t = 0; t < kT; ++t) {
+      half[h][t] = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0][t], p[1][t]), _mm256_hadd_epi32(p[2][t], p[3][t]));
+    }
   }
-  // hadd(hadd(p0, p1), hadd(p2, p3)) holds the four 128-bit-lane sums of blocks 0-3 in lane 0
-  // and the other halves in lane 1; the permutes add the halves.
-  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
-  __m256i upper = _mm256_permute2x128_si256(a, b, 0x31);
-  if constexpr (kUpperTimes16) upper = _mm256_srai_epi32(upper, 4);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), upper);
+  for (int t = 0; t < kT; ++t) {
+    __m256i upper = _mm256_permute2x128_si256(half[0][t], half[1][t], 0x31);
+    if constexpr (kQ4) upper = _mm256_srai_epi32(upper, 4);
+    out[t] = _mm256_add_epi32(_mm256_permute2x128_si256(half[0][t], half[1][t], 0x20), upper);
+  }
 }
 
 // acc = fma(float(D - 8 s [Q4_0]), dw * dx, acc) for one lane group: the float step of the
@@ -147,31 +170,10 @@ G4_AVX2 void RowsDecode(const uint8_t* const* rows, const QActs& x, int64_t t0, 
       for (int line = 0; line < (8 * kBytes + 63) / 64; ++line) {
         _mm_prefetch(reinterpret_cast<const char*>(bl) + kPrefetchBytes + 64 * line, _MM_HINT_T0);
       }
-      __m256i lo[8], hi[8];
-      __m256 dw;
-      auto words = [&](int i) G4_AVX2 {
-        if constexpr (kQ4) {
-          Q4WordsTimes16(bl + i * kBytes, &lo[i], &hi[i]);
-        } else {
-          Q8Words(bl + i * kBytes, &lo[i], &hi[i]);
-        }
-      };
-      if (count == 8) {
-        for (int i = 0; i < 8; ++i) words(i);
-        dw = EightScales<kBytes>(bl);
-      } else {
-        for (int i = 0; i < 8; ++i) {
-          if (i < count) {
-            words(i);
-          } else {
-            lo[i] = hi[i] = _mm256_setzero_si256();
-          }
-        }
-        dw = SomeScales<kBytes>(bl, count);
-      }
-      for (int t = 0; t < kT; ++t) {
-        acc[r][t] = GroupStep<kQ4>(EightDots<kQ4>(lo, hi, xg[t]), s[t] + b, dw, d[t] + b, acc[r][t]);
-      }
+      __m256i dots[kT];
+      GroupDots<kQ4, kT>(bl, count, xg, dots);
+      const __m256 dw = count == 8 ? EightScales<kBytes>(bl) : SomeScales<kBytes>(bl, count);
+      for (int t = 0; t < kT; ++t) acc[r][t] = GroupStep<kQ4>(dots[t], s[t] + b, dw, d[t] + b, acc[r][t]);
     }
   }
   for (int r = 0; r < kRows; ++r) {
