@@ -442,8 +442,9 @@ G4_AVX2 void Prefill(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
           }
         }
       }
-      for (int64_t r = 0; r < br; ++r) {
-        for (int t = 0; t < kt; ++t) y[(t0 + t) * y_stride + b0 + r] = HSum(_mm256_loadu_ps(acc + r * acc_pitch + 8 * t));
+      // Token by token, so that the stores run along y's rows.
+      for (int t = 0; t < kt; ++t) {
+        for (int64_t r = 0; r < br; ++r) y[(t0 + t) * y_stride + b0 + r] = HSum(_mm256_loadu_ps(acc + r * acc_pitch + 8 * t));
       }
     }
   }
