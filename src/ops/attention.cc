@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/kernels.h"
 #include "ops/ops.h"
 
 namespace g4 {
@@ -20,6 +21,7 @@ GroupAttention::GroupAttention(const float* q, int group, int head_dim)
       acc_(static_cast<size_t>(group) * head_dim, 0.0f) {}
 
 void GroupAttention::AddBlock(const float* const* k_rows, const float* const* v_rows, int64_t n) {
+  const auto axpy = ActiveKernels().axpy_f32;
   for (int g = 0; g < group_; ++g) {
     const float* q = q_ + static_cast<int64_t>(g) * hd_;
     float block_max = -std::numeric_limits<float>::infinity();
@@ -38,8 +40,7 @@ void GroupAttention::AddBlock(const float* const* k_rows, const float* const* v_
     for (int64_t j = 0; j < n; ++j) {
       const float p = std::exp(scores_[j] - new_max);
       sum += p;
-      const float* v = v_rows[j];
-      for (int i = 0; i < hd_; ++i) acc[i] += p * v[i];
+      axpy(p, v_rows[j], acc, hd_);
     }
     sum_[g] = sum;
     max_[g] = new_max;

@@ -104,6 +104,8 @@ struct KernelTable {
   void (*gemm_f32)(const float* w, int64_t w_stride, int64_t rows, const float* x, int64_t x_stride, int64_t n,
                    int64_t k, float* y, int64_t y_stride, bool accumulate);
   float (*dot_f32)(const float* a, const float* b, int64_t n);
+  // y[i] = fma(a, x[i], y[i]): one rounding per element, so every level gives the same bits.
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
   // gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU), written as gate / (1 + exp(-2 z)) with
   // z = sqrt(2/pi) (x + 0.044715 x^3), which equals 0.5 x (1 + tanh(z)) without its cancellation.
   void (*gelu_mul)(float* gate, const float* up, int64_t n);

@@ -257,6 +257,13 @@ G4_AVX2 inline __m256 Tanh(__m256 x) {
   return _mm256_or_ps(t, sign);
 }
 
+G4_AVX2 void AxpyF32(float a, const float* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = __builtin_fmaf(a, x[i], y[i]);
+}
+
 G4_AVX2 void GeluMul(float* gate, const float* up, int64_t n) {
   const __m256 c0 = _mm256_set1_ps(-2.0f * 0.7978845608028654f);
   const __m256 c1 = _mm256_set1_ps(0.044715f);
@@ -301,6 +308,7 @@ const KernelTable& Avx2Kernels() {
       ToFloat<LoadBf16>,
       GemmF32,
       DotF32,
+      AxpyF32,
       GeluMul,
       Softcap,
   };

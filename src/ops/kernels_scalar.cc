@@ -158,6 +158,10 @@ float DotF32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
+void AxpyF32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
 void GeluMul(float* gate, const float* up, int64_t n) {
   const float kSqrt2OverPi = 0.7978845608028654f;
   for (int64_t i = 0; i < n; ++i) {
@@ -202,6 +206,7 @@ const KernelTable& ScalarKernels() {
       ToFloatBf16,
       GemmF32,
       DotF32,
+      AxpyF32,
       GeluMul,
       Softcap,
   };

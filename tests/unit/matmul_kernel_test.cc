@@ -401,7 +401,7 @@ TEST(DotKernelTest, EveryLevelMatchesScalar) {
   }
 }
 
-TEST(VectorMathKernelTest, GeluMulAndSoftcapMatchScalarOnEveryLevel) {
+TEST(VectorMathKernelTest, GeluMulAxpyAndSoftcapMatchScalarOnEveryLevel) {
   std::vector<float> x;
   for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
   for (float v : {0.0f, -0.0f, 1e-30f, -1e-20f, 1e-6f, 0.3124f, 0.3126f, -0.3125f, 95.0f, -95.0f, 1e4f, -1e4f}) {
@@ -417,6 +417,13 @@ TEST(VectorMathKernelTest, GeluMulAndSoftcapMatchScalarOnEveryLevel) {
     for (size_t i = 0; i < x.size(); ++i) {
       // 1 - tanh loses bits near -1 in the reference itself, hence the absolute part.
       ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 2e-7 * std::fabs(x[i] * up[i]) + 1e-37) << "x " << x[i];
+    }
+    for (int64_t n : {1, 7, 8, 256, 261}) {
+      const std::vector<float> xs = RandomFloats(rng, n, 3.0f), y0 = RandomFloats(rng, n, 3.0f);
+      std::vector<float> want_y = y0, got_y = y0;
+      ScalarKernels().axpy_f32(0.37f, xs.data(), want_y.data(), n);
+      KernelsFor(level).axpy_f32(0.37f, xs.data(), got_y.data(), n);
+      ASSERT_EQ(want_y, got_y) << "axpy, n " << n;
     }
     for (float cap : {30.0f, 10.0f}) {
       want = x;
