@@ -14,6 +14,7 @@
 #include "model/gemma4_text.h"
 #include "model/gguf.h"
 #include "model/kv_cache.h"
+#include "ops/kernels.h"
 
 namespace g4 {
 
@@ -83,7 +84,43 @@ uint64_t KvBytes(const ModelConfig& c, int64_t context) {
 // Activations of one prefill chunk of n tokens (gemma4_text.cc): the residual stream, the
 // per-layer inputs, every owning layer's new K/V for the chunk, and the largest set of one
 // layer's temporaries (attention or feed-forward), plus the logits row and matmul scratch.
-uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads) {
+// Scratch of matmuls over Q4_0 / Q8_0 rows (ops/matmul.cc, kernels_*_quant.cc): each distinct
+// input of a call quantized to int16 (plus, on SIMD levels, its copy in the grouped layout) with
+// a float scale and an int32 sum per 32 values, on the calling thread; and per thread the
+// prefill loop's packed rows. n: tokens of a prefill piece.
+uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads) {
+  const KernelTable& kt = ActiveKernels();
+  const uint64_t d = c.d_model;
+  uint64_t widest = std::max<uint64_t>(d, static_cast<uint64_t>(c.ple_dim));
+  uint64_t panel = 0;
+  auto matrix = [&](int64_t rows, int64_t k) {
+    if (rows > 0 && k > 0) panel = std::max<uint64_t>(panel, kt.quant_prefill_scratch(rows, k));
+  };
+  matrix(static_cast<int64_t>(c.n_layers) * c.ple_dim, c.d_model);
+  for (const LayerSpec& l : c.layers) {
+    const int64_t q_dim = static_cast<int64_t>(l.n_heads) * l.head_dim;
+    const int64_t kv_dim = static_cast<int64_t>(l.n_kv_heads) * l.head_dim;
+    widest = std::max<uint64_t>({widest, static_cast<uint64_t>(q_dim), static_cast<uint64_t>(l.ff_dim)});
+    matrix(q_dim, c.d_model);
+    matrix(kv_dim, c.d_model);
+    matrix(c.d_model, q_dim);
+    matrix(l.ff_dim, c.d_model);
+    matrix(c.d_model, l.ff_dim);
+    matrix(c.ple_dim, c.d_model);
+    matrix(c.d_model, c.ple_dim);
+    if (l.has_moe) {
+      // One call quantizes the inputs of all routed experts of a pass.
+      widest = std::max<uint64_t>(widest, static_cast<uint64_t>(c.n_experts_used) * std::max<uint64_t>(d, c.expert_ff_dim));
+      matrix(2 * static_cast<int64_t>(c.expert_ff_dim), c.d_model);
+      matrix(c.d_model, c.expert_ff_dim);
+    }
+  }
+  const uint64_t values_bytes = kt.level == SimdLevel::kScalar ? 2 : 4;
+  const uint64_t blocks = n * (widest / kActBlock + kLaneGroup);
+  return n * widest * values_bytes + blocks * (sizeof(float) + sizeof(int32_t)) + threads * panel;
+}
+
+uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads, bool int16_acts) {
   const uint64_t n = static_cast<uint64_t>(std::min<int64_t>(context, kPrefillChunk));
   const uint64_t d = c.d_model;
   uint64_t floats = n * d + n * static_cast<uint64_t>(c.n_layers) * c.ple_dim;
@@ -114,7 +151,7 @@ uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads) {
   // attention scores and value pointers over the context (4 + 8 bytes per position).
   const uint64_t threads = static_cast<uint64_t>(std::max(1, n_threads));
   floats += threads * ((256u << 10) / sizeof(float) + 18 * 1024 + 3 * static_cast<uint64_t>(context));
-  return floats * sizeof(float);
+  return floats * sizeof(float) + (int16_acts ? QuantScratchBytes(c, n, threads) : 0);
 }
 
 // malloc's cost of an n-byte block: 16-byte granules plus the chunk header.
@@ -187,7 +224,11 @@ MemoryNeeds EstimateMemoryNeeds(const Model& model, int64_t context, int n_threa
   m.context = context;
   m.weights = WeightBytes(model, context);
   m.kv_cache = KvBytes(model.config(), context);
-  m.buffers = BufferBytes(model.config(), context, n_threads);
+  bool int16_acts = false;
+  for (const TensorView* t : model.AllTensors()) {
+    if (!Model::IsMultimodalTensor(t->name) && UsesQuantizedActs(t->type)) int16_acts = true;
+  }
+  m.buffers = BufferBytes(model.config(), context, n_threads, int16_acts);
   m.runtime = RuntimeBytes(model);
   return m;
 }

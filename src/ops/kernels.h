@@ -103,6 +103,9 @@ struct KernelTable {
   // chunk of the float scheme.
   void (*gemm_f32)(const float* w, int64_t w_stride, int64_t rows, const float* x, int64_t x_stride, int64_t n,
                    int64_t k, float* y, int64_t y_stride, bool accumulate);
+  // Bytes of the per-thread buffer the prefill loop of quantized rows keeps between calls, for
+  // a call over `rows` rows of k values (0: this level has no such buffer).
+  size_t (*quant_prefill_scratch)(int64_t rows, int64_t k);
   float (*dot_f32)(const float* a, const float* b, int64_t n);
   // y[i] = fma(a, x[i], y[i]): one rounding per element, so every level gives the same bits.
   void (*axpy_f32)(float a, const float* x, float* y, int64_t n);

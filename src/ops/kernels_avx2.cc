@@ -307,6 +307,7 @@ const KernelTable& Avx2Kernels() {
       ToFloat<LoadF16>,
       ToFloat<LoadBf16>,
       GemmF32,
+      avx2::QuantPrefillScratch,
       DotF32,
       AxpyF32,
       GeluMul,

@@ -65,6 +65,7 @@ G4_AVX2 inline __m256 SomeScales(const uint8_t* p, int count) {
 
 // The int16 scheme (kernels_avx2_quant.cc).
 void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, int32_t* s);
+size_t QuantPrefillScratch(int64_t rows, int64_t k);
 void MatQ4_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);
 void MatQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);
 

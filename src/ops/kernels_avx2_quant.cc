@@ -23,6 +23,9 @@ namespace {
 constexpr int kQ4Bytes = 18;  // f16 scale + 16 bytes of nibbles
 constexpr int kQ8Bytes = 34;  // f16 scale + 32 int8
 
+// Sizes are rounded up to whole pages.
+size_t ThreadBufferSize(size_t bytes) { return (bytes + 4095) / 4096 * 4096; }
+
 // A per-thread buffer for the prefill loop's repacked weights and accumulators.
 void* ThreadBuffer(size_t bytes) {
   struct Buffer {
@@ -33,7 +36,7 @@ void* ThreadBuffer(size_t bytes) {
   thread_local Buffer buffer;
   if (buffer.size < bytes) {
     std::free(buffer.p);
-    buffer.size = (bytes + 4095) / 4096 * 4096;
+    buffer.size = ThreadBufferSize(bytes);
     buffer.p = std::aligned_alloc(64, buffer.size);
   }
   return buffer.p;
@@ -399,6 +402,17 @@ G4_AVX2 void PrefillTileTokens(int kt, const uint8_t* panel, size_t row_pitch, i
   PrefillTile<kR, kT>(panel, row_pitch, groups, xg, x_pitch, d, nbp, acc, acc_pitch, first);
 }
 
+// Rows packed at a time for rows of row_pitch packed bytes, and the thread buffer that takes
+// them with their accumulators.
+int64_t BlockRows(int64_t rows, size_t row_pitch) {
+  int64_t block_rows = static_cast<int64_t>(kBlockBytes / row_pitch) / kTileRows * kTileRows;
+  if (block_rows < kTileRows) block_rows = kTileRows;
+  return block_rows > rows ? rows : block_rows;
+}
+size_t PanelBytes(int64_t block_rows, size_t row_pitch) {
+  return static_cast<size_t>(block_rows) * (row_pitch + kTileTokens * 8 * sizeof(float));
+}
+
 template <bool kQ4>
 G4_AVX2 void Prefill(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
                      int64_t y_stride) {
@@ -406,11 +420,8 @@ G4_AVX2 void Prefill(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
   const int64_t n = x.n, nb = x.k / kActBlock, nbp = PaddedBlocks(x.k), n_groups = nbp / kLaneGroup;
   const size_t x_pitch = static_cast<size_t>(nbp) * kActBlock;
   const size_t row_pitch = static_cast<size_t>(n_groups) * kPackedBytes;
-  int64_t block_rows = static_cast<int64_t>(kBlockBytes / row_pitch) / kTileRows * kTileRows;
-  if (block_rows < kTileRows) block_rows = kTileRows;
-  if (block_rows > r1 - r0) block_rows = r1 - r0;
-  uint8_t* panel = static_cast<uint8_t*>(
-      ThreadBuffer(static_cast<size_t>(block_rows) * (row_pitch + kTileTokens * 8 * sizeof(float))));
+  const int64_t block_rows = BlockRows(r1 - r0, row_pitch);
+  uint8_t* panel = static_cast<uint8_t*>(ThreadBuffer(PanelBytes(block_rows, row_pitch)));
   float* acc = reinterpret_cast<float*>(panel + static_cast<size_t>(block_rows) * row_pitch);
   const int64_t acc_pitch = kTileTokens * 8;
   for (int64_t b0 = r0; b0 < r1; b0 += block_rows) {
@@ -486,6 +497,11 @@ G4_AVX2 void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, int32
     d[b] = 0.0f;
     s[b] = 0;
   }
+}
+
+size_t QuantPrefillScratch(int64_t rows, int64_t k) {
+  const size_t row_pitch = static_cast<size_t>(PaddedBlocks(k) / kLaneGroup) * kPackedBytes;
+  return ThreadBufferSize(PanelBytes(BlockRows(rows, row_pitch), row_pitch));
 }
 
 // The prefill loop needs the grouped activations, and pays for its repacking only with a few

@@ -158,6 +158,9 @@ float DotF32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
+// The reference loops keep no buffer between calls.
+size_t NoQuantPrefillScratch(int64_t, int64_t) { return 0; }
+
 void AxpyF32(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
@@ -205,6 +208,7 @@ const KernelTable& ScalarKernels() {
       ToFloatF16,
       ToFloatBf16,
       GemmF32,
+      NoQuantPrefillScratch,
       DotF32,
       AxpyF32,
       GeluMul,

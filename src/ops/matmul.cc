@@ -152,9 +152,17 @@ void RunRows(const KernelTable& kt, Path path, const MatMulJob& job, int64_t n, 
 // Quantizes the activations of every kQuant job into scratch, once per distinct matrix.
 void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64_t n, Scratch& scratch) {
   const bool grouped = n > kGemvMaxTokens && kt.level != SimdLevel::kScalar;
+  // Jobs that read the same activations (q, k and v; gate and up) share one quantized copy.
+  auto same_input = [&](int i, int j) {
+    return UsesQuantizedActs(jobs[j].w.type) && jobs[j].x == jobs[i].x && jobs[j].x_stride == jobs[i].x_stride &&
+           jobs[j].w.in == jobs[i].w.in;
+  };
   size_t q_size = 0, d_size = 0;
   for (int i = 0; i < count; ++i) {
     if (!UsesQuantizedActs(jobs[i].w.type)) continue;
+    bool shared = false;
+    for (int j = 0; j < i && !shared; ++j) shared = same_input(i, j);
+    if (shared) continue;
     q_size += static_cast<size_t>(n * jobs[i].w.in);
     d_size += static_cast<size_t>(n * PaddedBlocks(jobs[i].w.in));
   }
@@ -167,10 +175,7 @@ void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64
     const MatMulJob& job = jobs[i];
     if (!UsesQuantizedActs(job.w.type)) continue;
     for (int j = 0; j < i && scratch.acts[i].q == nullptr; ++j) {
-      if (scratch.acts[j].q != nullptr && jobs[j].x == job.x && jobs[j].x_stride == job.x_stride &&
-          jobs[j].w.in == job.w.in) {
-        scratch.acts[i] = scratch.acts[j];
-      }
+      if (scratch.acts[j].q != nullptr && same_input(i, j)) scratch.acts[i] = scratch.acts[j];
     }
     if (scratch.acts[i].q != nullptr) continue;
     const int64_t k = job.w.in, nbp = PaddedBlocks(k);
