@@ -68,7 +68,16 @@ TEST_F(GenerateTest, StopStringCutsTheAnswer) {
   ChatResult full;
   ASSERT_TRUE(s->Respond(Ask("Talk", 5, 24), {}, &full).ok());
   ASSERT_GE(full.content.size(), 12u) << full.content;
-  const std::string stop = full.content.substr(8, 3);
+  // A stop string of whole UTF-8 characters (at least 3 bytes) from byte 8 on: one cut inside
+  // a character would leave a replacement character in the answer, not a prefix of it.
+  auto boundary = [&](size_t i) {
+    while (i < full.content.size() && (static_cast<unsigned char>(full.content[i]) & 0xC0) == 0x80) ++i;
+    return i;
+  };
+  const size_t stop_begin = boundary(8);
+  const size_t stop_end = boundary(stop_begin + 3);
+  ASSERT_LT(stop_begin, stop_end) << full.content;
+  const std::string stop = full.content.substr(stop_begin, stop_end - stop_begin);
   ChatRequest req = Ask("Talk", 5, 24);
   req.stop = {stop};
   ChatResult cut;
