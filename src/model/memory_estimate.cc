@@ -87,11 +87,11 @@ uint64_t KvBytes(const ModelConfig& c, int64_t context) {
 // Scratch of matmuls over Q4_0 / Q8_0 rows (ops/matmul.cc, kernels_*_quant.cc): each distinct
 // input of a call quantized to int16 (plus, on SIMD levels, its copy in the grouped layout) with
 // a float scale and an int32 sum per 32 values, on the calling thread; and per thread the
-// prefill loop's packed rows. n: tokens of a prefill piece.
-uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads) {
+// prefill loop's packed rows. n: tokens of a prefill piece; widest_input: the widest input of
+// one matmul (BufferBytes).
+uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads, uint64_t widest_input) {
   const KernelTable& kt = ActiveKernels();
-  const uint64_t d = c.d_model;
-  uint64_t widest = std::max<uint64_t>(d, static_cast<uint64_t>(c.ple_dim));
+  uint64_t widest = std::max<uint64_t>(widest_input, static_cast<uint64_t>(c.ple_dim));
   uint64_t panel = 0;
   auto matrix = [&](int64_t rows, int64_t k) {
     if (rows > 0 && k > 0) panel = std::max<uint64_t>(panel, kt.quant_prefill_scratch(rows, k));
@@ -100,7 +100,6 @@ uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads) {
   for (const LayerSpec& l : c.layers) {
     const int64_t q_dim = static_cast<int64_t>(l.n_heads) * l.head_dim;
     const int64_t kv_dim = static_cast<int64_t>(l.n_kv_heads) * l.head_dim;
-    widest = std::max<uint64_t>({widest, static_cast<uint64_t>(q_dim), static_cast<uint64_t>(l.ff_dim)});
     matrix(q_dim, c.d_model);
     matrix(kv_dim, c.d_model);
     matrix(c.d_model, q_dim);
@@ -110,7 +109,8 @@ uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads) {
     matrix(c.d_model, c.ple_dim);
     if (l.has_moe) {
       // One call quantizes the inputs of all routed experts of a pass.
-      widest = std::max<uint64_t>(widest, static_cast<uint64_t>(c.n_experts_used) * std::max<uint64_t>(d, c.expert_ff_dim));
+      widest = std::max<uint64_t>(widest, static_cast<uint64_t>(c.n_experts_used) *
+                                              std::max<uint64_t>(c.d_model, c.expert_ff_dim));
       matrix(2 * static_cast<int64_t>(c.expert_ff_dim), c.d_model);
       matrix(c.d_model, c.expert_ff_dim);
     }
@@ -151,7 +151,7 @@ uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads, bool 
   // attention scores and value pointers over the context (4 + 8 bytes per position).
   const uint64_t threads = static_cast<uint64_t>(std::max(1, n_threads));
   floats += threads * ((256u << 10) / sizeof(float) + 18 * 1024 + 3 * static_cast<uint64_t>(context));
-  return floats * sizeof(float) + (int16_acts ? QuantScratchBytes(c, n, threads) : 0);
+  return floats * sizeof(float) + (int16_acts ? QuantScratchBytes(c, n, threads, widest_input) : 0);
 }
 
 // malloc's cost of an n-byte block: 16-byte granules plus the chunk header.

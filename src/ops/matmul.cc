@@ -45,6 +45,7 @@ struct Scratch {
   std::vector<MatMulJob> packed_jobs;
   std::vector<QActs> acts;
   std::vector<int64_t> first_unit;
+  std::vector<int> act_source;
 };
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
@@ -152,17 +153,21 @@ void RunRows(const KernelTable& kt, Path path, const MatMulJob& job, int64_t n, 
 // Quantizes the activations of every kQuant job into scratch, once per distinct matrix.
 void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64_t n, Scratch& scratch) {
   const bool grouped = n > kGemvMaxTokens && kt.level != SimdLevel::kScalar;
-  // Jobs that read the same activations (q, k and v; gate and up) share one quantized copy.
-  auto same_input = [&](int i, int j) {
-    return UsesQuantizedActs(jobs[j].w.type) && jobs[j].x == jobs[i].x && jobs[j].x_stride == jobs[i].x_stride &&
-           jobs[j].w.in == jobs[i].w.in;
-  };
+  // Jobs that read the same activations (q, k and v; gate and up) share one quantized copy:
+  // source[i] is the first job with job i's input.
+  std::vector<int>& source = scratch.act_source;
+  source.assign(count, -1);
   size_t q_size = 0, d_size = 0;
   for (int i = 0; i < count; ++i) {
     if (!UsesQuantizedActs(jobs[i].w.type)) continue;
-    bool shared = false;
-    for (int j = 0; j < i && !shared; ++j) shared = same_input(i, j);
-    if (shared) continue;
+    source[i] = i;
+    for (int j = 0; j < i; ++j) {
+      if (source[j] == j && jobs[j].x == jobs[i].x && jobs[j].x_stride == jobs[i].x_stride && jobs[j].w.in == jobs[i].w.in) {
+        source[i] = j;
+        break;
+      }
+    }
+    if (source[i] != i) continue;
     q_size += static_cast<size_t>(n * jobs[i].w.in);
     d_size += static_cast<size_t>(n * PaddedBlocks(jobs[i].w.in));
   }
@@ -173,11 +178,11 @@ void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64
   size_t q_off = 0, d_off = 0;
   for (int i = 0; i < count; ++i) {
     const MatMulJob& job = jobs[i];
-    if (!UsesQuantizedActs(job.w.type)) continue;
-    for (int j = 0; j < i && scratch.acts[i].q == nullptr; ++j) {
-      if (scratch.acts[j].q != nullptr && same_input(i, j)) scratch.acts[i] = scratch.acts[j];
+    if (source[i] < 0) continue;
+    if (source[i] != i) {
+      scratch.acts[i] = scratch.acts[source[i]];
+      continue;
     }
-    if (scratch.acts[i].q != nullptr) continue;
     const int64_t k = job.w.in, nbp = PaddedBlocks(k);
     int16_t* q = q_all + q_off;
     int16_t* g = grouped ? g_all + d_off * kActBlock : nullptr;
