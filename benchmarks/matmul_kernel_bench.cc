@@ -52,8 +52,16 @@ void BM_Gemv(benchmark::State& state) {
   std::vector<int16_t> q(k);
   std::vector<float> d(PaddedBlocks(k));
   std::vector<int32_t> s(PaddedBlocks(k));
-  kt.quantize_acts(x.data(), k, q.data(), d.data(), s.data());
-  const QActs acts{q.data(), nullptr, d.data(), s.data(), 1, k};
+  kt.quantize_acts(x.data(), k, q.data(), d.data());
+  QActs acts{q.data(), nullptr, d.data(), s.data(), 1, k};
+  // Q4_0 rows take asymmetric bytes (kernels.h).
+  std::vector<uint8_t> u(U8TokenBytes(k));
+  std::vector<float> mn(PaddedBlocks(k));
+  if (UsesU8Acts(type)) {
+    kt.quantize_acts_u8(x.data(), k, u.data(), d.data(), mn.data(), s.data());
+    acts.u8 = u.data();
+    acts.mn = mn.data();
+  }
   for (auto _ : state) {
     switch (type) {
       case DType::kQ4_0:
@@ -131,10 +139,23 @@ void BM_GemmQuant(benchmark::State& state) {
   std::vector<float> d(n * nbp);
   std::vector<int32_t> s(n * nbp);
   for (int64_t t = 0; t < n; ++t) {
-    kt.quantize_acts(x.data() + t * k, k, q.data() + t * k, d.data() + t * nbp, s.data() + t * nbp);
+    kt.quantize_acts(x.data() + t * k, k, q.data() + t * k, d.data() + t * nbp);
     GroupActs(q.data() + t * k, k, grouped.data() + t * nbp * 32);
   }
-  const QActs acts{q.data(), grouped.data(), d.data(), s.data(), n, k};
+  QActs acts{q.data(), grouped.data(), d.data(), s.data(), n, k};
+  const int64_t token_bytes = U8TokenBytes(k);
+  std::vector<uint8_t> u(n * token_bytes), grouped_u(n * token_bytes);
+  std::vector<float> mn(n * nbp);
+  if (UsesU8Acts(type)) {
+    for (int64_t t = 0; t < n; ++t) {
+      kt.quantize_acts_u8(x.data() + t * k, k, u.data() + t * token_bytes, d.data() + t * nbp, mn.data() + t * nbp,
+                          s.data() + t * nbp);
+      GroupActsU8(u.data() + t * token_bytes, k, grouped_u.data() + t * token_bytes);
+    }
+    acts.u8 = u.data();
+    acts.mn = mn.data();
+    acts.grouped_u8 = grouped_u.data();
+  }
   const MatQuantFn fn = type == DType::kQ4_0 ? kt.matmul_q4_0 : kt.matmul_q8_0;
   for (auto _ : state) {
     fn(w.data(), RowBytes(type, k), 0, rows, acts, y.data(), rows);

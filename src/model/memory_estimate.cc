@@ -84,17 +84,20 @@ uint64_t KvBytes(const ModelConfig& c, int64_t context) {
 // Activations of one prefill chunk of n tokens (gemma4_text.cc): the residual stream, the
 // per-layer inputs, every owning layer's new K/V for the chunk, and the largest set of one
 // layer's temporaries (attention or feed-forward), plus the logits row and matmul scratch.
-// Scratch of matmuls over Q4_0 / Q8_0 rows (ops/matmul.cc, kernels_*_quant.cc): each distinct
-// input of a call quantized to int16 (plus, on SIMD levels, its copy in the grouped layout) with
-// a float scale and an int32 sum per 32 values, on the calling thread; and per thread the
+// Scratch of matmuls over Q4_0 / Q8_0 rows (ops/matmul.cc, kernels_*_quant.cc, kernels_*_u8.cc):
+// each distinct input of a call quantized, on the calling thread, to int16 for Q8_0 rows or to
+// bytes for Q4_0 rows (on SIMD levels each with a copy in the grouped layout), with a float
+// scale and an int32 sum per 32 values (and a float minimum for the bytes); and per thread the
 // prefill loop's packed rows. n: tokens of a prefill piece; widest_input: the widest input of
-// one matmul (BufferBytes).
-uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads, uint64_t widest_input) {
+// one matmul (BufferBytes); types: the quantized row types the model has.
+uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads, uint64_t widest_input,
+                           const std::vector<DType>& types) {
   const KernelTable& kt = ActiveKernels();
   uint64_t widest = std::max<uint64_t>(widest_input, static_cast<uint64_t>(c.ple_dim));
   uint64_t panel = 0;
   auto matrix = [&](int64_t rows, int64_t k) {
-    if (rows > 0 && k > 0) panel = std::max<uint64_t>(panel, kt.quant_prefill_scratch(rows, k));
+    if (rows <= 0 || k <= 0) return;
+    for (DType type : types) panel = std::max<uint64_t>(panel, kt.quant_prefill_scratch(type, rows, k));
   };
   matrix(static_cast<int64_t>(c.n_layers) * c.ple_dim, c.d_model);
   for (const LayerSpec& l : c.layers) {
@@ -115,12 +118,20 @@ uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads, u
       matrix(c.d_model, c.expert_ff_dim);
     }
   }
-  const uint64_t values_bytes = kt.level == SimdLevel::kScalar ? 2 : 4;
+  const bool simd = kt.level != SimdLevel::kScalar;
   const uint64_t blocks = n * (widest / kActBlock + kLaneGroup);
-  return n * widest * values_bytes + blocks * (sizeof(float) + sizeof(int32_t)) + threads * panel;
+  uint64_t bytes = threads * panel;
+  for (DType type : types) {
+    if (UsesU8Acts(type)) {
+      bytes += blocks * (kActBlock * (simd ? 2 : 1) + 3 * sizeof(float));
+    } else {
+      bytes += n * widest * sizeof(int16_t) + (simd ? blocks * kActBlock * sizeof(int16_t) : 0) + blocks * 2 * sizeof(float);
+    }
+  }
+  return bytes;
 }
 
-uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads, bool int16_acts) {
+uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads, const std::vector<DType>& quant_types) {
   const uint64_t n = static_cast<uint64_t>(std::min<int64_t>(context, kPrefillChunk));
   const uint64_t d = c.d_model;
   uint64_t floats = n * d + n * static_cast<uint64_t>(c.n_layers) * c.ple_dim;
@@ -151,7 +162,7 @@ uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads, bool 
   // attention scores and value pointers over the context (4 + 8 bytes per position).
   const uint64_t threads = static_cast<uint64_t>(std::max(1, n_threads));
   floats += threads * ((256u << 10) / sizeof(float) + 18 * 1024 + 3 * static_cast<uint64_t>(context));
-  return floats * sizeof(float) + (int16_acts ? QuantScratchBytes(c, n, threads, widest_input) : 0);
+  return floats * sizeof(float) + QuantScratchBytes(c, n, threads, widest_input, quant_types);
 }
 
 // malloc's cost of an n-byte block: 16-byte granules plus the chunk header.
@@ -224,11 +235,14 @@ MemoryNeeds EstimateMemoryNeeds(const Model& model, int64_t context, int n_threa
   m.context = context;
   m.weights = WeightBytes(model, context);
   m.kv_cache = KvBytes(model.config(), context);
-  bool int16_acts = false;
+  // The formats quantized activations take: one per row type with quantized activations (Q4_0
+  // and Q8_0 ones take different ones).
+  std::vector<DType> quant_types;
   for (const TensorView* t : model.AllTensors()) {
-    if (!Model::IsMultimodalTensor(t->name) && UsesQuantizedActs(t->type)) int16_acts = true;
+    if (Model::IsMultimodalTensor(t->name) || !UsesQuantizedActs(t->type)) continue;
+    if (std::find(quant_types.begin(), quant_types.end(), t->type) == quant_types.end()) quant_types.push_back(t->type);
   }
-  m.buffers = BufferBytes(model.config(), context, n_threads, int16_acts);
+  m.buffers = BufferBytes(model.config(), context, n_threads, quant_types);
   m.runtime = RuntimeBytes(model);
   return m;
 }

@@ -297,7 +297,8 @@ const KernelTable& Avx2Kernels() {
   static const KernelTable table = {
       SimdLevel::kAvx2,
       avx2::QuantizeActs,
-      avx2::MatQ4_0,
+      avx2::QuantizeActsU8,
+      avx2::MatQ4_0U8,
       avx2::MatQ8_0,
       GemvFloat<LoadF32>,
       GemvFloat<LoadF16>,

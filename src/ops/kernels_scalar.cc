@@ -1,6 +1,7 @@
 // Plain C++ kernels: the fallback for any CPU and the reference twin every SIMD table is
 // tested against. The matmul kernels follow the float sequences of kernels.h literally, so the
 // SIMD tables must match them bit for bit.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -22,7 +23,7 @@ inline float Sum8(const float* acc) {
   return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
-void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, int32_t* s) {
+void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d) {
   const int64_t nb = k / kActBlock;
   for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * kActBlock;
@@ -30,52 +31,90 @@ void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d, int32_t* s) {
     for (int j = 0; j < kActBlock; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
     const float scale = amax / 32767.0f;
     const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
-    int32_t sum = 0;
     for (int j = 0; j < kActBlock; ++j) {
       // nearbyint rounds ties to even, as the SIMD conversions do.
       float v = std::nearbyint(xb[j] * inv);
       v = std::fmin(32767.0f, std::fmax(-32768.0f, v));
       q[b * kActBlock + ActPos(j)] = static_cast<int16_t>(v);
-      sum += static_cast<int32_t>(v);
     }
     d[b] = scale;
-    s[b] = sum;
   }
-  for (int64_t b = nb; b < PaddedBlocks(k); ++b) {
-    d[b] = 0.0f;
-    s[b] = 0;
+  for (int64_t b = nb; b < PaddedBlocks(k); ++b) d[b] = 0.0f;
+}
+
+void QuantizeActsU8(const float* x, int64_t k, uint8_t* u, float* d, float* mn, int32_t* s) {
+  const int64_t nb = k / kActBlock;
+  std::fill(u, u + U8TokenBytes(k), uint8_t{0});
+  for (int64_t b = 0; b < PaddedBlocks(k); ++b) {
+    const int64_t slot = U8Slot(b);
+    d[slot] = 0.0f;
+    mn[slot] = 0.0f;
+    s[slot] = 0;
+    if (b >= nb) continue;
+    const float* xb = x + b * kActBlock;
+    float lo = xb[0], hi = xb[0];
+    for (int j = 1; j < kActBlock; ++j) {
+      lo = std::fmin(lo, xb[j]);
+      hi = std::fmax(hi, xb[j]);
+    }
+    const float scale = (hi - lo) / 255.0f;
+    const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+    int32_t sum = 0;
+    for (int j = 0; j < kActBlock; ++j) {
+      const float v = std::fmin(255.0f, std::fmax(0.0f, std::nearbyint((xb[j] - lo) * inv)));
+      u[U8Pos(b, j)] = static_cast<uint8_t>(v);
+      sum += static_cast<int32_t>(v);
+    }
+    d[slot] = scale;
+    mn[slot] = lo;
+    s[slot] = 8 * sum;
   }
 }
 
-// Exact integer dot of one stored block with 32 int16 activations (stored order).
-inline int32_t BlockDotQ4_0(const uint8_t* block, const int16_t* q, int32_t sum_q) {
-  int32_t dot = 0;
-  for (int j = 0; j < 16; ++j) dot += (block[2 + j] & 0x0f) * q[ActPos(j)] + (block[2 + j] >> 4) * q[ActPos(j + 16)];
-  return dot - 8 * sum_q;
-}
-inline int32_t BlockDotQ8_0(const uint8_t* block, const int16_t* q, int32_t) {
-  const int8_t* wq = reinterpret_cast<const int8_t*>(block + 2);
-  int32_t dot = 0;
-  for (int j = 0; j < kActBlock; ++j) dot += wq[j] * q[ActPos(j)];
-  return dot;
+// The asymmetric 8-bit scheme of kernels.h for Q4_0 rows, one output at a time.
+void MatQ4_0U8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+               int64_t y_stride) {
+  const int64_t nb = x.k / kActBlock, nbp = PaddedBlocks(x.k);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
+    for (int64_t t = 0; t < x.n; ++t) {
+      const uint8_t* u = x.u8 + t * U8TokenBytes(x.k);
+      const float* d = x.d + t * nbp;
+      const float* mn = x.mn + t * nbp;
+      float acc[kLaneGroup] = {};
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* block = row + b * 18;
+        int32_t dot = 0, wsum = 0;
+        for (int j = 0; j < 16; ++j) {
+          const int32_t w_lo = (block[2 + j] & 0x0f) - 8, w_hi = (block[2 + j] >> 4) - 8;
+          dot += w_lo * u[U8Pos(b, j)] + w_hi * u[U8Pos(b, j + 16)];
+          wsum += w_lo + w_hi;
+        }
+        const int64_t slot = U8Slot(b);
+        const float t_b = std::fma(static_cast<float>(dot), d[slot], static_cast<float>(wsum) * mn[slot]);
+        acc[U8Lane(b)] = std::fma(t_b, LoadHalf(block), acc[U8Lane(b)]);
+      }
+      y[t * y_stride + r] = Sum8(acc);
+    }
+  }
 }
 
-// The int16 scheme of kernels.h, one output at a time.
-template <int kBlockBytes, int32_t (*kBlockDot)(const uint8_t*, const int16_t*, int32_t)>
-void MatQuant(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
-              int64_t y_stride) {
+// The int16 scheme of kernels.h for Q8_0 rows, one output at a time.
+void MatQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+             int64_t y_stride) {
   const int64_t nb = x.k / kActBlock, nbp = PaddedBlocks(x.k);
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
     for (int64_t t = 0; t < x.n; ++t) {
       const int16_t* q = x.q + t * x.k;
       const float* d = x.d + t * nbp;
-      const int32_t* s = x.s + t * nbp;
       float acc[kLaneGroup] = {};
       for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* block = row + b * kBlockBytes;
-        const float dot = static_cast<float>(kBlockDot(block, q + b * kActBlock, s[b]));
-        acc[b % kLaneGroup] = std::fma(dot, LoadHalf(block) * d[b], acc[b % kLaneGroup]);
+        const uint8_t* block = row + b * 34;
+        const int8_t* wq = reinterpret_cast<const int8_t*>(block + 2);
+        int32_t dot = 0;
+        for (int j = 0; j < kActBlock; ++j) dot += wq[j] * q[b * kActBlock + ActPos(j)];
+        acc[b % kLaneGroup] = std::fma(static_cast<float>(dot), LoadHalf(block) * d[b], acc[b % kLaneGroup]);
       }
       y[t * y_stride + r] = Sum8(acc);
     }
@@ -159,7 +198,7 @@ float DotF32(const float* a, const float* b, int64_t n) {
 }
 
 // The reference loops keep no buffer between calls.
-size_t NoQuantPrefillScratch(int64_t, int64_t) { return 0; }
+size_t NoQuantPrefillScratch(DType, int64_t, int64_t) { return 0; }
 
 void AxpyF32(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
@@ -180,6 +219,14 @@ void Softcap(float* x, int64_t n, float cap) {
 
 }  // namespace
 
+void GroupActsU8(const uint8_t* u, int64_t k, uint8_t* out) {
+  for (int64_t g = 0; g < PaddedBlocks(k) / kLaneGroup; ++g) {
+    for (int64_t b = g * kLaneGroup; b < (g + 1) * kLaneGroup; ++b) {
+      for (int j = 0; j < kActBlock; ++j) out[g * 256 + (j / 4) * 32 + U8Lane(b) * 4 + j % 4] = u[U8Pos(b, j)];
+    }
+  }
+}
+
 void GroupActs(const int16_t* q, int64_t k, int16_t* out) {
   const int64_t nb = k / kActBlock;
   for (int64_t g = 0; g < PaddedBlocks(k) / kLaneGroup; ++g) {
@@ -198,8 +245,9 @@ const KernelTable& ScalarKernels() {
   static const KernelTable table = {
       SimdLevel::kScalar,
       QuantizeActs,
-      MatQuant<18, BlockDotQ4_0>,
-      MatQuant<34, BlockDotQ8_0>,
+      QuantizeActsU8,
+      MatQ4_0U8,
+      MatQ8_0,
       GemvFloat<ToFloatF32>,
       GemvFloat<ToFloatF16>,
       GemvFloat<ToFloatBf16>,

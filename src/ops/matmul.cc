@@ -40,7 +40,8 @@ T* Aligned32(std::vector<T>& v, size_t n) {
 // Per-thread scratch, grown on demand and kept for the next call.
 struct Scratch {
   std::vector<int16_t> q, grouped;
-  std::vector<float> d, tile, x;
+  std::vector<uint8_t> u8, grouped_u8;
+  std::vector<float> d, mn, tile, x;
   std::vector<int32_t> s;
   std::vector<MatMulJob> packed_jobs;
   std::vector<QActs> acts;
@@ -154,28 +155,42 @@ void RunRows(const KernelTable& kt, Path path, const MatMulJob& job, int64_t n, 
 void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64_t n, Scratch& scratch) {
   const bool grouped = n > kGemvMaxTokens && kt.level != SimdLevel::kScalar;
   // Jobs that read the same activations (q, k and v; gate and up) share one quantized copy:
-  // source[i] is the first job with job i's input.
+  // source[i] is the first job with job i's input in job i's format (bytes for Q4_0 rows, int16
+  // for Q8_0 ones).
   std::vector<int>& source = scratch.act_source;
   source.assign(count, -1);
-  size_t q_size = 0, d_size = 0;
+  size_t q_size = 0, q_blocks = 0, u_blocks = 0;
   for (int i = 0; i < count; ++i) {
     if (!UsesQuantizedActs(jobs[i].w.type)) continue;
     source[i] = i;
     for (int j = 0; j < i; ++j) {
-      if (source[j] == j && jobs[j].x == jobs[i].x && jobs[j].x_stride == jobs[i].x_stride && jobs[j].w.in == jobs[i].w.in) {
+      if (source[j] == j && UsesU8Acts(jobs[j].w.type) == UsesU8Acts(jobs[i].w.type) && jobs[j].x == jobs[i].x &&
+          jobs[j].x_stride == jobs[i].x_stride && jobs[j].w.in == jobs[i].w.in) {
         source[i] = j;
         break;
       }
     }
     if (source[i] != i) continue;
-    q_size += static_cast<size_t>(n * jobs[i].w.in);
-    d_size += static_cast<size_t>(n * PaddedBlocks(jobs[i].w.in));
+    const size_t blocks = static_cast<size_t>(n * PaddedBlocks(jobs[i].w.in));
+    if (UsesU8Acts(jobs[i].w.type)) {
+      u_blocks += blocks;
+    } else {
+      q_blocks += blocks;
+      q_size += static_cast<size_t>(n * jobs[i].w.in);
+    }
   }
+  // Per token and input: int16 values (k of them, and 32 per padded block in the grouped copy)
+  // or bytes (32 per padded block, twice with the grouped copy); a scale per block
+  // (one array for both formats); the bytes' block minima and sums.
+  const size_t d_size = q_blocks + u_blocks;
   int16_t* q_all = Aligned32(scratch.q, q_size);
-  int16_t* g_all = grouped ? Aligned32(scratch.grouped, d_size * kActBlock) : nullptr;
+  int16_t* g_all = grouped ? Aligned32(scratch.grouped, q_blocks * kActBlock) : nullptr;
+  uint8_t* u_all = Aligned32(scratch.u8, u_blocks * kActBlock);
+  uint8_t* gu_all = grouped ? Aligned32(scratch.grouped_u8, u_blocks * kActBlock) : nullptr;
   if (scratch.d.size() < d_size) scratch.d.resize(d_size);
-  if (scratch.s.size() < d_size) scratch.s.resize(d_size);
-  size_t q_off = 0, d_off = 0;
+  if (scratch.s.size() < u_blocks) scratch.s.resize(u_blocks);
+  if (scratch.mn.size() < u_blocks) scratch.mn.resize(u_blocks);
+  size_t q_off = 0, qb_off = 0, ub_off = 0;
   for (int i = 0; i < count; ++i) {
     const MatMulJob& job = jobs[i];
     if (source[i] < 0) continue;
@@ -184,17 +199,37 @@ void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64
       continue;
     }
     const int64_t k = job.w.in, nbp = PaddedBlocks(k);
+    if (UsesU8Acts(job.w.type)) {
+      QActs a;
+      a.n = n;
+      a.k = k;
+      a.u8 = u_all + ub_off * kActBlock;
+      a.grouped_u8 = grouped ? gu_all + ub_off * kActBlock : nullptr;
+      float* d = scratch.d.data() + q_blocks + ub_off;
+      float* mn = scratch.mn.data() + ub_off;
+      int32_t* sums = scratch.s.data() + ub_off;
+      for (int64_t t = 0; t < n; ++t) {
+        uint8_t* u = u_all + (ub_off + t * nbp) * kActBlock;
+        kt.quantize_acts_u8(job.x + t * job.x_stride, k, u, d + t * nbp, mn + t * nbp, sums + t * nbp);
+        if (grouped) GroupActsU8(u, k, gu_all + (ub_off + t * nbp) * kActBlock);
+      }
+      a.d = d;
+      a.s = sums;
+      a.mn = mn;
+      scratch.acts[i] = a;
+      ub_off += static_cast<size_t>(n * nbp);
+      continue;
+    }
     int16_t* q = q_all + q_off;
-    int16_t* g = grouped ? g_all + d_off * kActBlock : nullptr;
-    float* d = scratch.d.data() + d_off;
-    int32_t* s = scratch.s.data() + d_off;
+    int16_t* g = grouped ? g_all + qb_off * kActBlock : nullptr;
+    float* d = scratch.d.data() + qb_off;
     for (int64_t t = 0; t < n; ++t) {
-      kt.quantize_acts(job.x + t * job.x_stride, k, q + t * k, d + t * nbp, s + t * nbp);
+      kt.quantize_acts(job.x + t * job.x_stride, k, q + t * k, d + t * nbp);
       if (grouped) GroupActs(q + t * k, k, g + t * nbp * kActBlock);
     }
-    scratch.acts[i] = {q, g, d, s, n, k};
+    scratch.acts[i] = {q, g, d, nullptr, n, k};
     q_off += static_cast<size_t>(n * k);
-    d_off += static_cast<size_t>(n * nbp);
+    qb_off += static_cast<size_t>(n * nbp);
   }
 }
 

@@ -151,6 +151,9 @@ TEST_P(GoldenKl, AtLeastAsExactAsLlamaCpp) {
   ASSERT_EQ(got.size(), numpy.logits.size());
   const double ours = MeanKl(numpy, got.data());
   const double theirs = MeanKl(numpy, llama.logits.data());
+  // Printed for the README's correctness table.
+  std::printf("KL %s %s chunk %d: ours %.4g llama.cpp %.4g ratio %.3f\n", c.preset, c.model_type,
+              static_cast<int>(c.chunk), ours, theirs, ours / theirs);
   EXPECT_LE(ours, theirs) << "mean KL(numpy || g4) = " << ours << ", mean KL(numpy || llama.cpp) = " << theirs;
 }
 

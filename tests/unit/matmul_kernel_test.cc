@@ -120,16 +120,27 @@ double Magnitude(DType type, const uint8_t* row, const float* x, int64_t k) {
   return m;
 }
 
+// The activations for rows of `type`: int16 (with the grouped copy) for Q8_0, asymmetric bytes
+// for Q4_0 (kernels.h).
 struct Quantized {
   std::vector<int16_t> q, grouped;
   std::vector<float> d;
   std::vector<int32_t> s;
+  std::vector<uint8_t> u8, grouped_u8;
+  std::vector<float> mn;
   QActs acts(int64_t n, int64_t k, bool with_grouped) const {
-    return {q.data(), with_grouped ? grouped.data() : nullptr, d.data(), s.data(), n, k};
+    QActs a{q.data(), with_grouped ? grouped.data() : nullptr, d.data(), s.data(), n, k};
+    if (!u8.empty()) {
+      a.u8 = u8.data();
+      a.mn = mn.data();
+      if (with_grouped) a.grouped_u8 = grouped_u8.data();
+    }
+    return a;
   }
 };
 
-Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n, int64_t k) {
+Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n, int64_t k,
+                   DType type = DType::kQ8_0) {
   Quantized out;
   const int64_t nbp = PaddedBlocks(k);
   out.q.resize(n * k);
@@ -137,8 +148,19 @@ Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n
   out.d.resize(n * nbp);
   out.s.resize(n * nbp);
   for (int64_t t = 0; t < n; ++t) {
-    kt.quantize_acts(x.data() + t * k, k, out.q.data() + t * k, out.d.data() + t * nbp, out.s.data() + t * nbp);
+    kt.quantize_acts(x.data() + t * k, k, out.q.data() + t * k, out.d.data() + t * nbp);
     GroupActs(out.q.data() + t * k, k, out.grouped.data() + t * nbp * 32);
+  }
+  if (UsesU8Acts(type)) {
+    const int64_t bytes = U8TokenBytes(k);
+    out.u8.resize(n * bytes);
+    out.grouped_u8.resize(n * bytes);
+    out.mn.resize(n * nbp);
+    for (int64_t t = 0; t < n; ++t) {
+      kt.quantize_acts_u8(x.data() + t * k, k, out.u8.data() + t * bytes, out.d.data() + t * nbp,
+                          out.mn.data() + t * nbp, out.s.data() + t * nbp);
+      GroupActsU8(out.u8.data() + t * bytes, k, out.grouped_u8.data() + t * bytes);
+    }
   }
   return out;
 }
@@ -149,7 +171,7 @@ TEST(QuantizeActsTest, ActPosIsAPermutation) {
   for (int j = 0; j < 32; ++j) EXPECT_EQ(seen[j], 1) << "position " << j;
 }
 
-TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
+TEST(QuantizeActsTest, ScalarIsWithinHalfAStep) {
   std::mt19937 rng(1);
   const int64_t k = 1056;  // 33 blocks: the last lane group is padded
   const std::vector<float> x = ActivationLike(rng, k);
@@ -157,21 +179,15 @@ TEST(QuantizeActsTest, ScalarIsWithinHalfAStepAndKeepsSums) {
   ASSERT_EQ(PaddedBlocks(k), 40);
   for (int64_t b = 0; b < k / 32; ++b) {
     float amax = 0;
-    int32_t sum = 0;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
     EXPECT_FLOAT_EQ(qa.d[b], amax / 32767.0f);
     for (int j = 0; j < 32; ++j) {
       const int64_t i = b * 32 + j;
       const int16_t q = qa.q[b * 32 + ActPos(j)];
       EXPECT_LE(std::fabs(q * qa.d[b] - x[i]), 0.5001f * qa.d[b] + 1e-30f) << "value " << i;
-      sum += q;
     }
-    EXPECT_EQ(qa.s[b], sum);
   }
-  for (int64_t b = k / 32; b < 40; ++b) {
-    EXPECT_EQ(qa.d[b], 0.0f);
-    EXPECT_EQ(qa.s[b], 0);
-  }
+  for (int64_t b = k / 32; b < 40; ++b) EXPECT_EQ(qa.d[b], 0.0f);
 }
 
 TEST(QuantizeActsTest, EveryLevelMatchesScalarExactly) {
@@ -184,7 +200,81 @@ TEST(QuantizeActsTest, EveryLevelMatchesScalarExactly) {
       const Quantized got = Quantize(KernelsFor(level), x, 1, k);
       ASSERT_EQ(got.q, want.q) << "k " << k;
       ASSERT_EQ(got.d, want.d) << "k " << k;
+    }
+  }
+}
+
+TEST(QuantizeActsU8Test, PositionsAndSlotsArePermutations) {
+  const int64_t k = 1056, nbp = PaddedBlocks(k);
+  std::vector<int> pos(U8TokenBytes(k), 0), slot(nbp, 0);
+  for (int64_t b = 0; b < nbp; ++b) {
+    ++slot[U8Slot(b)];
+    EXPECT_EQ(U8Slot(b) / 8, b / 8) << "block " << b << " leaves its lane group";
+    for (int j = 0; j < 32; ++j) ++pos[U8Pos(b, j)];
+  }
+  for (int c : pos) ASSERT_EQ(c, 1);
+  for (int c : slot) ASSERT_EQ(c, 1);
+}
+
+// The bytes against the scheme's definition (kernels.h): per block, the minimum, a step of
+// (max - min) / 255, every value within half a step, eight times the byte sum; zeros past k.
+TEST(QuantizeActsU8Test, ScalarBytesFollowTheDefinition) {
+  std::mt19937 rng(3);
+  const int64_t k = 1056;  // 33 blocks: an odd block count and a padded lane group
+  const std::vector<float> x = ActivationLike(rng, k);
+  const Quantized qa = Quantize(ScalarKernels(), x, 1, k, DType::kQ4_0);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const float lo = *std::min_element(&x[b * 32], &x[b * 32] + 32);
+    const float hi = *std::max_element(&x[b * 32], &x[b * 32] + 32);
+    const int64_t slot = U8Slot(b);
+    EXPECT_EQ(qa.mn[slot], lo) << "block " << b;
+    EXPECT_EQ(qa.d[slot], (hi - lo) / 255.0f) << "block " << b;
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      const uint8_t u = qa.u8[U8Pos(b, j)];
+      EXPECT_LE(std::fabs(lo + u * qa.d[slot] - x[b * 32 + j]), 0.5001f * qa.d[slot] + 1e-6f * std::fabs(lo))
+          << "block " << b << " value " << j;
+      sum += u;
+    }
+    EXPECT_EQ(qa.s[slot], 8 * sum) << "block " << b;
+  }
+  for (int64_t b = k / 32; b < PaddedBlocks(k); ++b) {
+    EXPECT_EQ(qa.d[U8Slot(b)], 0.0f);
+    EXPECT_EQ(qa.mn[U8Slot(b)], 0.0f);
+    EXPECT_EQ(qa.s[U8Slot(b)], 0);
+    for (int j = 0; j < 32; ++j) ASSERT_EQ(qa.u8[U8Pos(b, j)], 0) << "padding block " << b;
+  }
+}
+
+TEST(QuantizeActsU8Test, EveryLevelMatchesScalarExactly) {
+  std::mt19937 rng(4);
+  for (SimdLevel level : FastLevels()) {
+    SCOPED_TRACE(SimdLevelName(level));
+    for (int64_t k : {32, 64, 96, 1056, 1536, 12288}) {
+      const std::vector<float> x = ActivationLike(rng, k);
+      const Quantized want = Quantize(ScalarKernels(), x, 1, k, DType::kQ4_0);
+      const Quantized got = Quantize(KernelsFor(level), x, 1, k, DType::kQ4_0);
+      ASSERT_EQ(got.u8, want.u8) << "k " << k;
+      ASSERT_EQ(got.grouped_u8, want.grouped_u8) << "k " << k;
+      ASSERT_EQ(got.d, want.d) << "k " << k;
+      ASSERT_EQ(got.mn, want.mn) << "k " << k;
       ASSERT_EQ(got.s, want.s) << "k " << k;
+    }
+  }
+}
+
+TEST(QuantizeActsU8Test, GroupedLayoutPutsOneBlockInEachLane) {
+  const int64_t k = 320;  // 10 blocks: a full lane group and a padded one
+  std::vector<uint8_t> u(U8TokenBytes(k), 0);
+  for (int64_t b = 0; b < 10; ++b) {
+    for (int j = 0; j < 32; ++j) u[U8Pos(b, j)] = static_cast<uint8_t>(1 + (b * 32 + j) % 251);
+  }
+  std::vector<uint8_t> g(U8TokenBytes(k), 99);
+  GroupActsU8(u.data(), k, g.data());
+  for (int64_t b = 0; b < PaddedBlocks(k); ++b) {
+    for (int j = 0; j < 32; ++j) {
+      const uint8_t want = b < 10 ? static_cast<uint8_t>(1 + (b * 32 + j) % 251) : 0;
+      ASSERT_EQ(g[b / 8 * 256 + (j / 4) * 32 + U8Lane(b) * 4 + j % 4], want) << "block " << b << " value " << j;
     }
   }
 }
@@ -243,7 +333,7 @@ TEST(MatQuantKernelTest, EveryLevelMatchesScalarBitForBit) {
             const std::vector<float> xt = ActivationLike(rng, k);
             x.insert(x.end(), xt.begin(), xt.end());
           }
-          const Quantized qa = Quantize(ScalarKernels(), x, n, k);
+          const Quantized qa = Quantize(ScalarKernels(), x, n, k, type);
           const int64_t y_stride = rows + 2;
           std::vector<float> want(n * y_stride, -1.0f), got(n * y_stride, -1.0f);
           const MatQuantFn scalar = type == DType::kQ4_0 ? ScalarKernels().matmul_q4_0 : ScalarKernels().matmul_q8_0;
@@ -265,8 +355,13 @@ TEST(MatQuantKernelTest, EveryLevelMatchesScalarBitForBit) {
               std::vector<float> wf(k);
               DequantizeRow(type, w + r * row_bytes, wf.data(), k);
               for (int64_t i = 0; i < k; ++i) {
-                const double p = static_cast<double>(wf[i]) * qa.q[t * k + i / 32 * 32 + ActPos(i % 32)] *
-                                 qa.d[t * PaddedBlocks(k) + i / 32];
+                const int64_t b = t * PaddedBlocks(k) + i / 32;
+                const int64_t slot = t * PaddedBlocks(k) + U8Slot(i / 32);
+                const double act =
+                    UsesU8Acts(type)
+                        ? qa.mn[slot] + static_cast<double>(qa.u8[t * U8TokenBytes(k) + U8Pos(i / 32, i % 32)]) * qa.d[slot]
+                        : static_cast<double>(qa.q[t * k + i / 32 * 32 + ActPos(i % 32)]) * qa.d[b];
+                const double p = static_cast<double>(wf[i]) * act;
                 exact += p;
                 mag += std::fabs(p);
               }
@@ -474,7 +569,7 @@ TEST(MatMulLevelsTest, EveryLevelWithinTheActivationRoundingBound) {
         ThreadPool pool(2);
         std::vector<float> y(n * rows);
         MatMul(x.data(), n, k, w, y.data(), rows, &pool);
-        const Quantized qa = Quantize(ScalarKernels(), x, n, k);
+        const Quantized qa = Quantize(ScalarKernels(), x, n, k, type);
         std::vector<float> row(k);
         for (int64_t r = 0; r < rows; ++r) {
           DequantizeRow(type, w_data.data() + r * w.row_bytes, row.data(), k);

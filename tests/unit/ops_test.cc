@@ -101,9 +101,16 @@ void DoubleReference(const float* x, int64_t n_tokens, int64_t x_stride, const W
         (*y)[t * w.rows + r] += p;
         (*scale)[t * w.rows + r] += std::fabs(p);
         if (quantized_acts) {
-          float amax = 0;
-          for (int64_t j = i / 32 * 32; j < i / 32 * 32 + 32; ++j) amax = std::max(amax, std::fabs(x[t * x_stride + j]));
-          (*rounding)[t * w.rows + r] += std::fabs(row[i]) * amax / 65534.0;
+          // Half a step of the activation scheme (kernels.h): int16 for Q8_0, 255 levels
+          // between the block's minimum and maximum for Q4_0.
+          float amax = 0, lo = x[t * x_stride + i / 32 * 32], hi = lo;
+          for (int64_t j = i / 32 * 32; j < i / 32 * 32 + 32; ++j) {
+            amax = std::max(amax, std::fabs(x[t * x_stride + j]));
+            lo = std::min(lo, x[t * x_stride + j]);
+            hi = std::max(hi, x[t * x_stride + j]);
+          }
+          const double half_step = w.type == DType::kQ4_0 ? (hi - lo) / 510.0 : amax / 65534.0;
+          (*rounding)[t * w.rows + r] += std::fabs(row[i]) * half_step * 1.0001;
         }
       }
     }
