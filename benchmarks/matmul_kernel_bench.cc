@@ -150,7 +150,7 @@ void BM_GemmQuant(benchmark::State& state) {
     for (int64_t t = 0; t < n; ++t) {
       kt.quantize_acts_u8(x.data() + t * k, k, u.data() + t * token_bytes, d.data() + t * nbp, mn.data() + t * nbp,
                           s.data() + t * nbp);
-      GroupActsU8(u.data() + t * token_bytes, k, grouped_u.data() + t * token_bytes);
+      kt.group_acts_u8(u.data() + t * token_bytes, k, grouped_u.data() + t * token_bytes);
     }
     acts.u8 = u.data();
     acts.mn = mn.data();

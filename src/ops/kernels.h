@@ -125,6 +125,8 @@ struct KernelTable {
   // One row of k floats into bytes u (U8TokenBytes(k)), scales d, minima mn and 8 x byte sums
   // s (PaddedBlocks(k) each), the padding 0: the asymmetric 8-bit scheme and its layouts.
   void (*quantize_acts_u8)(const float* x, int64_t k, uint8_t* u, float* d, float* mn, int32_t* s);
+  // GroupActsU8: the grouped layout of one token's bytes.
+  void (*group_acts_u8)(const uint8_t* u, int64_t k, uint8_t* out);
   // Quantized rows, any number of tokens (the kernel picks its decode or prefill loop; the
   // prefill loop of a SIMD level needs x.grouped, and runs the decode loop without it).
   MatQuantFn matmul_q4_0;

@@ -298,6 +298,7 @@ const KernelTable& Avx2Kernels() {
       SimdLevel::kAvx2,
       avx2::QuantizeActs,
       avx2::QuantizeActsU8,
+      avx2::GroupActsU8,
       avx2::MatQ4_0U8,
       avx2::MatQ8_0,
       GemvFloat<LoadF32>,

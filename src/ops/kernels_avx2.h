@@ -187,6 +187,7 @@ size_t QuantPrefillScratch(DType type, int64_t rows, int64_t k);
 void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d);
 // The asymmetric 8-bit scheme (kernels_avx2_u8.cc).
 void QuantizeActsU8(const float* x, int64_t k, uint8_t* u, float* d, float* mn, int32_t* s);
+void GroupActsU8(const uint8_t* u, int64_t k, uint8_t* out);
 void MatQ4_0U8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);
 size_t QuantPrefillScratchU8(int64_t rows, int64_t k);
 void MatQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);

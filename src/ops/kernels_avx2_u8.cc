@@ -34,9 +34,9 @@ G4_AVX2 inline __m256i Nibbles(const uint8_t* block) {
 G4_AVX2 inline __m256i WeightBytes(const uint8_t* block) { return _mm256_sub_epi8(Nibbles(block), _mm256_set1_epi8(8)); }
 
 // The float step of the scheme for one lane group: t = fma(D, dx, W * m); acc = fma(t, dw, acc).
-G4_AVX2 inline __m256 StepU8(__m256i dots, __m256i wsum, const float* dx, const float* mn, __m256 dw, __m256 acc) {
-  const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_loadu_ps(dx),
-                                   _mm256_mul_ps(_mm256_cvtepi32_ps(wsum), _mm256_loadu_ps(mn)));
+// W comes as a float (exact: |W| <= 256).
+G4_AVX2 inline __m256 StepU8(__m256i dots, __m256 wsum, const float* dx, const float* mn, __m256 dw, __m256 acc) {
+  const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_loadu_ps(dx), _mm256_mul_ps(wsum, _mm256_loadu_ps(mn)));
   return _mm256_fmadd_ps(t, dw, acc);
 }
 
@@ -129,7 +129,7 @@ G4_AVX2 void RowsDecodeU8(const uint8_t* const* rows, const QActs& x, int64_t t0
         const __m256i nsum = _mm256_and_si256(c[t], _mm256_set1_epi32(1023));
         const __m256i dots = _mm256_sub_epi32(_mm256_srai_epi32(c[t], 10),
                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.s + o)));
-        const __m256i wsum = _mm256_sub_epi32(nsum, _mm256_set1_epi32(256));
+        const __m256 wsum = _mm256_cvtepi32_ps(_mm256_sub_epi32(nsum, _mm256_set1_epi32(256)));
         acc[r][t] = StepU8(dots, wsum, x.d + o, x.mn + o, dw, acc[r][t]);
       }
     }
@@ -147,13 +147,16 @@ struct U8Rows {
 };
 
 // Prefill loop: rows packed per lane group into 8 vectors of weight bytes in the grouped
-// layout (vector j lane i: bytes 4j .. 4j+3 of block i), the 8 blocks' weight sums and their
-// scales; 2-row x 4-token register tiles then sum eight steps of `vpmaddubsw` in 16 bits and
-// widen once, one block per lane.
+// layout (vector j lane l: bytes 4j .. 4j+3 of the block in lane l), the 8 blocks' weight sums
+// and their scales; 2-row x 4-token register tiles then sum eight steps of `vpmaddubsw` in 16
+// bits and widen once, one block per lane. As in the int16 loop, the columns go in chunks of
+// kChunkGroups lane groups so that a tile's activations (16 KiB) stay in L1 while every row
+// pair of the block reuses them.
 constexpr size_t kBlockBytes = 256 << 10;
+constexpr int kChunkGroups = 16;
 constexpr int kTileRows = 2;
 constexpr int kTileTokens = 4;
-constexpr int kPackedBytes = 256 + 32 + 32;  // weight bytes, int32 sums, float scales
+constexpr int kPackedBytes = 256 + 32 + 32;  // weight bytes, weight sums and scales as floats
 constexpr int kSumOffset = 256;
 constexpr int kScaleOffset = 288;
 
@@ -172,7 +175,8 @@ G4_AVX2 void PackGroupU8(const uint8_t* bl, int count, uint8_t* out) {
     _mm256_store_si256(dst + j, v[j]);
     sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(ones8, v[j]));
   }
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out + kSumOffset), _mm256_madd_epi16(sum16, _mm256_set1_epi16(1)));
+  _mm256_store_ps(reinterpret_cast<float*>(out + kSumOffset),
+                  _mm256_cvtepi32_ps(_mm256_madd_epi16(sum16, _mm256_set1_epi16(1))));
   _mm256_store_ps(reinterpret_cast<float*>(out + kScaleOffset), LaneScales(bl, count));
 }
 
@@ -214,7 +218,7 @@ G4_AVX2 void TileU8(const uint8_t* panel, size_t row_pitch, int groups, const ui
     }
     for (int r = 0; r < kR; ++r) {
       const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(pg + r * row_pitch + kScaleOffset));
-      const __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(pg + r * row_pitch + kSumOffset));
+      const __m256 wsum = _mm256_load_ps(reinterpret_cast<const float*>(pg + r * row_pitch + kSumOffset));
       for (int t = 0; t < kT; ++t) {
         const __m256i dots = _mm256_madd_epi16(sum[r][t], ones16);
         a[r][t] = StepU8(dots, wsum, d + t * nbp + 8 * g, mn + t * nbp + 8 * g, dw, a[r][t]);
@@ -257,20 +261,22 @@ G4_AVX2 void PrefillU8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r
     }
     for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
       const int kt = n - t0 < kTileTokens ? static_cast<int>(n - t0) : kTileTokens;
-      const uint8_t* xg = x.grouped_u8 + t0 * x_pitch;
-      const float* d = x.d + t0 * nbp;
-      const float* mn = x.mn + t0 * nbp;
-      for (int64_t rr = 0; rr < br;) {
-        const uint8_t* p = panel + rr * row_pitch;
-        float* a = acc + rr * acc_pitch;
-        if (br - rr >= kTileRows) {
-          TileU8Tokens<kTileRows, kTileTokens>(kt, p, row_pitch, static_cast<int>(n_groups), xg, x_pitch, d, mn, nbp, a,
-                                               acc_pitch, true);
-          rr += kTileRows;
-        } else {
-          TileU8Tokens<1, kTileTokens>(kt, p, row_pitch, static_cast<int>(n_groups), xg, x_pitch, d, mn, nbp, a,
-                                       acc_pitch, true);
-          rr += 1;
+      for (int64_t c0 = 0; c0 < n_groups; c0 += kChunkGroups) {
+        const int cg = n_groups - c0 < kChunkGroups ? static_cast<int>(n_groups - c0) : kChunkGroups;
+        const uint8_t* xg = x.grouped_u8 + t0 * x_pitch + c0 * 256;
+        const float* d = x.d + t0 * nbp + c0 * kLaneGroup;
+        const float* mn = x.mn + t0 * nbp + c0 * kLaneGroup;
+        const uint8_t* pc = panel + static_cast<size_t>(c0) * kPackedBytes;
+        for (int64_t rr = 0; rr < br;) {
+          const uint8_t* p = pc + rr * row_pitch;
+          float* a = acc + rr * acc_pitch;
+          if (br - rr >= kTileRows) {
+            TileU8Tokens<kTileRows, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, mn, nbp, a, acc_pitch, c0 == 0);
+            rr += kTileRows;
+          } else {
+            TileU8Tokens<1, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, mn, nbp, a, acc_pitch, c0 == 0);
+            rr += 1;
+          }
         }
       }
       for (int t = 0; t < kt; ++t) {
@@ -327,6 +333,22 @@ G4_AVX2 void QuantizeActsU8(const float* x, int64_t k, uint8_t* u, float* d, flo
 size_t QuantPrefillScratchU8(int64_t rows, int64_t k) {
   const size_t row_pitch = static_cast<size_t>(PaddedBlocks(k) / kLaneGroup) * kPackedBytes;
   return ThreadBufferSize(PanelBytes(PanelRows(rows, row_pitch, kBlockBytes, kTileRows), row_pitch, kTileTokens));
+}
+
+G4_AVX2 void GroupActsU8(const uint8_t* u, int64_t k, uint8_t* out) {
+  for (int64_t g = 0; g < PaddedBlocks(k) / kLaneGroup; ++g) {
+    // Lane l gets the block U8Lane maps to it (even blocks, then odd ones); each block's two
+    // halves sit 32 bytes apart in the pair layout.
+    __m256i v[8];
+    for (int l = 0; l < 8; ++l) {
+      const int64_t b = g * kLaneGroup + (l < 4 ? 2 * l : 2 * (l - 4) + 1);
+      const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + U8Pos(b, 0)));
+      const __m128i second = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + U8Pos(b, 16)));
+      v[l] = _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
+    }
+    Transpose8(v);
+    for (int j = 0; j < 8; ++j) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + g * 256 + 32 * j), v[j]);
+  }
 }
 
 G4_AVX2 void MatQ4_0U8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,

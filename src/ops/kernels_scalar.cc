@@ -246,6 +246,7 @@ const KernelTable& ScalarKernels() {
       SimdLevel::kScalar,
       QuantizeActs,
       QuantizeActsU8,
+      GroupActsU8,
       MatQ4_0U8,
       MatQ8_0,
       GemvFloat<ToFloatF32>,

@@ -211,7 +211,7 @@ void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64
       for (int64_t t = 0; t < n; ++t) {
         uint8_t* u = u_all + (ub_off + t * nbp) * kActBlock;
         kt.quantize_acts_u8(job.x + t * job.x_stride, k, u, d + t * nbp, mn + t * nbp, sums + t * nbp);
-        if (grouped) GroupActsU8(u, k, gu_all + (ub_off + t * nbp) * kActBlock);
+        if (grouped) kt.group_acts_u8(u, k, gu_all + (ub_off + t * nbp) * kActBlock);
       }
       a.d = d;
       a.s = sums;

@@ -159,7 +159,7 @@ Quantized Quantize(const KernelTable& kt, const std::vector<float>& x, int64_t n
     for (int64_t t = 0; t < n; ++t) {
       kt.quantize_acts_u8(x.data() + t * k, k, out.u8.data() + t * bytes, out.d.data() + t * nbp,
                           out.mn.data() + t * nbp, out.s.data() + t * nbp);
-      GroupActsU8(out.u8.data() + t * bytes, k, out.grouped_u8.data() + t * bytes);
+      kt.group_acts_u8(out.u8.data() + t * bytes, k, out.grouped_u8.data() + t * bytes);
     }
   }
   return out;
