@@ -15,21 +15,21 @@ GroupAttention::GroupAttention(const float* q, int group, int head_dim)
       hd_(head_dim),
       k_block_(kAttentionBlock * head_dim),
       v_block_(kAttentionBlock * head_dim),
-      scores_(kAttentionBlock),
+      scores_(static_cast<size_t>(group) * kAttentionBlock),
       max_(group, -std::numeric_limits<float>::infinity()),
       sum_(group, 0.0f),
       acc_(static_cast<size_t>(group) * head_dim, 0.0f) {}
 
 void GroupAttention::AddBlock(const float* const* k_rows, const float* const* v_rows, int64_t n) {
-  const auto axpy = ActiveKernels().axpy_f32;
+  const KernelTable& kt = ActiveKernels();
+  // Every query of the group against every key of the block at once, so each key and value
+  // row is loaded once for the whole group.
+  kt.attention_scores(q_, group_, hd_, k_rows, n, scores_.data());
   for (int g = 0; g < group_; ++g) {
-    const float* q = q_ + static_cast<int64_t>(g) * hd_;
+    float* p = &scores_[static_cast<size_t>(g) * n];
     float block_max = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < n; ++j) {
-      scores_[j] = Dot(q, k_rows[j], hd_);
-      block_max = std::max(block_max, scores_[j]);
-    }
-    // Rescale what came before to the new maximum, then add this block's weights.
+    for (int64_t j = 0; j < n; ++j) block_max = std::max(block_max, p[j]);
+    // Rescale what came before to the new maximum; the scores become this block's weights.
     const float new_max = std::max(max_[g], block_max);
     const float rescale = std::exp(max_[g] - new_max);
     float* acc = &acc_[static_cast<size_t>(g) * hd_];
@@ -38,13 +38,13 @@ void GroupAttention::AddBlock(const float* const* k_rows, const float* const* v_
     }
     float sum = sum_[g] * rescale;
     for (int64_t j = 0; j < n; ++j) {
-      const float p = std::exp(scores_[j] - new_max);
-      sum += p;
-      axpy(p, v_rows[j], acc, hd_);
+      p[j] = std::exp(p[j] - new_max);
+      sum += p[j];
     }
     sum_[g] = sum;
     max_[g] = new_max;
   }
+  kt.attention_values(scores_.data(), group_, hd_, v_rows, n, acc_.data());
 }
 
 void GroupAttention::Finish(float* out) const {

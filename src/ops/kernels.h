@@ -148,8 +148,13 @@ struct KernelTable {
   // a call over `rows` rows of k values of `type` (0: this level has no such buffer).
   size_t (*quant_prefill_scratch)(DType type, int64_t rows, int64_t k);
   float (*dot_f32)(const float* a, const float* b, int64_t n);
-  // y[i] = fma(a, x[i], y[i]): one rounding per element, so every level gives the same bits.
-  void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
+  // Attention over a block of n positions for nq query heads of hd values (q_g at q + g * hd):
+  // scores[g * n + j] = q_g . k_j, formed as acc[i % 8] = fma(q_g[i], k_j[i], acc[i % 8]) over
+  // i in order (from +0), then Sum8(acc);
+  void (*attention_scores)(const float* q, int nq, int64_t hd, const float* const* k_rows, int64_t n, float* scores);
+  // and acc[g * hd + i] = fma(p[g * n + j], v_j[i], acc[g * hd + i]) for j = 0 .. n - 1 in
+  // order. One rounding per step, so every level gives the same bits.
+  void (*attention_values)(const float* p, int nq, int64_t hd, const float* const* v_rows, int64_t n, float* acc);
   // gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU), written as gate / (1 + exp(-2 z)) with
   // z = sqrt(2/pi) (x + 0.044715 x^3), which equals 0.5 x (1 + tanh(z)) without its cancellation.
   void (*gelu_mul)(float* gate, const float* up, int64_t n);

@@ -200,8 +200,22 @@ float DotF32(const float* a, const float* b, int64_t n) {
 // The reference loops keep no buffer between calls.
 size_t NoQuantPrefillScratch(DType, int64_t, int64_t) { return 0; }
 
-void AxpyF32(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+void AttentionScores(const float* q, int nq, int64_t hd, const float* const* k_rows, int64_t n, float* scores) {
+  for (int g = 0; g < nq; ++g) {
+    for (int64_t j = 0; j < n; ++j) {
+      float acc[8] = {};
+      for (int64_t i = 0; i < hd; ++i) acc[i % 8] = std::fma(q[g * hd + i], k_rows[j][i], acc[i % 8]);
+      scores[g * n + j] = Sum8(acc);
+    }
+  }
+}
+
+void AttentionValues(const float* p, int nq, int64_t hd, const float* const* v_rows, int64_t n, float* acc) {
+  for (int g = 0; g < nq; ++g) {
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t i = 0; i < hd; ++i) acc[g * hd + i] = std::fma(p[g * n + j], v_rows[j][i], acc[g * hd + i]);
+    }
+  }
 }
 
 void GeluMul(float* gate, const float* up, int64_t n) {
@@ -259,7 +273,8 @@ const KernelTable& ScalarKernels() {
       GemmF32,
       NoQuantPrefillScratch,
       DotF32,
-      AxpyF32,
+      AttentionScores,
+      AttentionValues,
       GeluMul,
       Softcap,
   };

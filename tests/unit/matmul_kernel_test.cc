@@ -496,7 +496,7 @@ TEST(DotKernelTest, EveryLevelMatchesScalar) {
   }
 }
 
-TEST(VectorMathKernelTest, GeluMulAxpyAndSoftcapMatchScalarOnEveryLevel) {
+TEST(VectorMathKernelTest, GeluMulAndSoftcapMatchScalarOnEveryLevel) {
   std::vector<float> x;
   for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
   for (float v : {0.0f, -0.0f, 1e-30f, -1e-20f, 1e-6f, 0.3124f, 0.3126f, -0.3125f, 95.0f, -95.0f, 1e4f, -1e4f}) {
@@ -513,13 +513,6 @@ TEST(VectorMathKernelTest, GeluMulAxpyAndSoftcapMatchScalarOnEveryLevel) {
       // 1 - tanh loses bits near -1 in the reference itself, hence the absolute part.
       ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 2e-7 * std::fabs(x[i] * up[i]) + 1e-37) << "x " << x[i];
     }
-    for (int64_t n : {1, 7, 8, 256, 261}) {
-      const std::vector<float> xs = RandomFloats(rng, n, 3.0f), y0 = RandomFloats(rng, n, 3.0f);
-      std::vector<float> want_y = y0, got_y = y0;
-      ScalarKernels().axpy_f32(0.37f, xs.data(), want_y.data(), n);
-      KernelsFor(level).axpy_f32(0.37f, xs.data(), got_y.data(), n);
-      ASSERT_EQ(want_y, got_y) << "axpy, n " << n;
-    }
     for (float cap : {30.0f, 10.0f}) {
       want = x;
       got = x;
@@ -527,6 +520,48 @@ TEST(VectorMathKernelTest, GeluMulAxpyAndSoftcapMatchScalarOnEveryLevel) {
       KernelsFor(level).softcap(got.data(), static_cast<int64_t>(x.size()), cap);
       for (size_t i = 0; i < x.size(); ++i) {
         ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 1e-37) << "x " << x[i] << " cap " << cap;
+      }
+    }
+  }
+}
+
+// Attention blocks: every level gives the scalar twin's bits, for head groups that take each
+// tile shape (and the scalar fallback for head sizes that are not multiples of 8 / 32), and
+// blocks with a tail of keys; the scores are also checked against double-precision dots.
+TEST(AttentionKernelTest, ScoresAndValuesMatchScalarOnEveryLevel) {
+  std::mt19937 rng(11);
+  for (SimdLevel level : FastLevels()) {
+    SCOPED_TRACE(SimdLevelName(level));
+    for (int nq : {1, 2, 3, 4, 8}) {
+      for (int64_t hd : {int64_t{12}, int64_t{40}, int64_t{64}, int64_t{256}}) {
+        for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{32}}) {
+          SCOPED_TRACE("nq " + std::to_string(nq) + " hd " + std::to_string(hd) + " n " + std::to_string(n));
+          const std::vector<float> q = RandomFloats(rng, nq * hd, 2.0f), kv = RandomFloats(rng, 2 * n * hd, 2.0f);
+          std::vector<const float*> k_rows(n), v_rows(n);
+          for (int64_t j = 0; j < n; ++j) {
+            k_rows[j] = &kv[j * hd];
+            v_rows[j] = &kv[(n + j) * hd];
+          }
+          std::vector<float> want(nq * n), got(nq * n, -1.0f);
+          ScalarKernels().attention_scores(q.data(), nq, hd, k_rows.data(), n, want.data());
+          KernelsFor(level).attention_scores(q.data(), nq, hd, k_rows.data(), n, got.data());
+          ASSERT_TRUE(SameBits(got.data(), want.data(), nq * n));
+          for (int g = 0; g < nq; ++g) {
+            for (int64_t j = 0; j < n; ++j) {
+              double exact = 0, mag = 0;
+              for (int64_t i = 0; i < hd; ++i) {
+                exact += static_cast<double>(q[g * hd + i]) * kv[j * hd + i];
+                mag += std::fabs(static_cast<double>(q[g * hd + i]) * kv[j * hd + i]);
+              }
+              ASSERT_NEAR(want[g * n + j], exact, 1e-6 * mag);
+            }
+          }
+          const std::vector<float> p = RandomFloats(rng, nq * n, 1.0f), acc0 = RandomFloats(rng, nq * hd, 3.0f);
+          std::vector<float> want_acc = acc0, got_acc = acc0;
+          ScalarKernels().attention_values(p.data(), nq, hd, v_rows.data(), n, want_acc.data());
+          KernelsFor(level).attention_values(p.data(), nq, hd, v_rows.data(), n, got_acc.data());
+          ASSERT_TRUE(SameBits(got_acc.data(), want_acc.data(), nq * hd));
+        }
       }
     }
   }
