@@ -36,12 +36,7 @@ void GroupAttention::AddBlock(const float* const* k_rows, const float* const* v_
     if (rescale != 1.0f) {
       for (int i = 0; i < hd_; ++i) acc[i] *= rescale;
     }
-    float sum = sum_[g] * rescale;
-    for (int64_t j = 0; j < n; ++j) {
-      p[j] = std::exp(p[j] - new_max);
-      sum += p[j];
-    }
-    sum_[g] = sum;
+    sum_[g] = sum_[g] * rescale + kt.exp_shifted(p, n, new_max);
     max_[g] = new_max;
   }
   kt.attention_values(scores_.data(), group_, hd_, v_rows, n, acc_.data());

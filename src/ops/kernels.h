@@ -155,6 +155,9 @@ struct KernelTable {
   // and acc[g * hd + i] = fma(p[g * n + j], v_j[i], acc[g * hd + i]) for j = 0 .. n - 1 in
   // order. One rounding per step, so every level gives the same bits.
   void (*attention_values)(const float* p, int nq, int64_t hd, const float* const* v_rows, int64_t n, float* acc);
+  // x[j] = exp(x[j] - shift) for j < n (within about 1 ulp of std::exp; levels may differ in
+  // the last bit); returns their sum taken in j order.
+  float (*exp_shifted)(float* x, int64_t n, float shift);
   // gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU), written as gate / (1 + exp(-2 z)) with
   // z = sqrt(2/pi) (x + 0.044715 x^3), which equals 0.5 x (1 + tanh(z)) without its cancellation.
   void (*gelu_mul)(float* gate, const float* up, int64_t n);

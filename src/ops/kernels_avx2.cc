@@ -332,6 +332,16 @@ G4_AVX2 void AttentionValues(const float* p, int nq, int64_t hd, const float* co
   ValueRows<1, 4>(p, nq, hd, v_rows, n, acc);
 }
 
+G4_AVX2 float ExpShifted(float* x, int64_t n, float shift) {
+  const __m256 s = _mm256_set1_ps(shift);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(x + j, Exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), s)));
+  for (; j < n; ++j) x[j] = __builtin_expf(x[j] - shift);
+  float sum = 0.0f;
+  for (j = 0; j < n; ++j) sum += x[j];
+  return sum;
+}
+
 G4_AVX2 void GeluMul(float* gate, const float* up, int64_t n) {
   const __m256 c0 = _mm256_set1_ps(-2.0f * 0.7978845608028654f);
   const __m256 c1 = _mm256_set1_ps(0.044715f);
@@ -381,6 +391,7 @@ const KernelTable& Avx2Kernels() {
       DotF32,
       AttentionScores,
       AttentionValues,
+      ExpShifted,
       GeluMul,
       Softcap,
   };

@@ -218,6 +218,15 @@ void AttentionValues(const float* p, int nq, int64_t hd, const float* const* v_r
   }
 }
 
+float ExpShifted(float* x, int64_t n, float shift) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = std::exp(x[j] - shift);
+    sum += x[j];
+  }
+  return sum;
+}
+
 void GeluMul(float* gate, const float* up, int64_t n) {
   const float kSqrt2OverPi = 0.7978845608028654f;
   for (int64_t i = 0; i < n; ++i) {
@@ -275,6 +284,7 @@ const KernelTable& ScalarKernels() {
       DotF32,
       AttentionScores,
       AttentionValues,
+      ExpShifted,
       GeluMul,
       Softcap,
   };

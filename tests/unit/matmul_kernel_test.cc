@@ -496,7 +496,7 @@ TEST(DotKernelTest, EveryLevelMatchesScalar) {
   }
 }
 
-TEST(VectorMathKernelTest, GeluMulAndSoftcapMatchScalarOnEveryLevel) {
+TEST(VectorMathKernelTest, GeluMulExpAndSoftcapMatchScalarOnEveryLevel) {
   std::vector<float> x;
   for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
   for (float v : {0.0f, -0.0f, 1e-30f, -1e-20f, 1e-6f, 0.3124f, 0.3126f, -0.3125f, 95.0f, -95.0f, 1e4f, -1e4f}) {
@@ -512,6 +512,18 @@ TEST(VectorMathKernelTest, GeluMulAndSoftcapMatchScalarOnEveryLevel) {
     for (size_t i = 0; i < x.size(); ++i) {
       // 1 - tanh loses bits near -1 in the reference itself, hence the absolute part.
       ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 2e-7 * std::fabs(x[i] * up[i]) + 1e-37) << "x " << x[i];
+    }
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{32}, int64_t{37}}) {
+      std::vector<float> e = RandomFloats(rng, n, 40.0f);
+      const std::vector<float> e0 = e;
+      const float shift = 35.0f;
+      const float sum = KernelsFor(level).exp_shifted(e.data(), n, shift);
+      float want_sum = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_NEAR(e[j], std::exp(e0[j] - shift), 3e-7 * std::exp(e0[j] - shift) + 2e-38) << "x " << e0[j];
+        want_sum += e[j];
+      }
+      ASSERT_EQ(sum, want_sum) << "the sum is taken in order";
     }
     for (float cap : {30.0f, 10.0f}) {
       want = x;
