@@ -135,20 +135,24 @@ uint64_t BufferBytes(const ModelConfig& c, int64_t context, int n_threads, const
   const uint64_t n = static_cast<uint64_t>(std::min<int64_t>(context, kPrefillChunk));
   const uint64_t d = c.d_model;
   uint64_t floats = n * d + n * static_cast<uint64_t>(c.n_layers) * c.ple_dim;
-  uint64_t layer_peak = 0;
+  // Per layer: the pass's work slots (gemma4_text.cc, Batch::slot: normed input, attention
+  // output / FFN gate / PLE gate, branch output, FFN up), each as wide as its widest use and
+  // held for the whole pass; the layer's queries; and the routed experts' own buffers.
+  uint64_t wide = static_cast<uint64_t>(c.ple_dim), ff = 0, q_max = 0, kv_max = 0, moe = 0;
   for (const LayerSpec& l : c.layers) {
     const uint64_t q_dim = static_cast<uint64_t>(l.n_heads) * l.head_dim;
     const uint64_t kv_dim = static_cast<uint64_t>(l.n_kv_heads) * l.head_dim;
     if (l.owns_kv) floats += 2 * n * kv_dim;
-    const uint64_t attention = n * (2 * d + 2 * q_dim + kv_dim);
-    uint64_t ffn = n * (2 * d + 2 * static_cast<uint64_t>(l.ff_dim));
+    wide = std::max<uint64_t>({wide, q_dim, static_cast<uint64_t>(l.ff_dim)});
+    ff = std::max<uint64_t>(ff, static_cast<uint64_t>(l.ff_dim));
+    q_max = std::max(q_max, q_dim);
+    kv_max = std::max(kv_max, kv_dim);
     if (l.has_moe) {
       const uint64_t routed = n * c.n_experts_used;
-      ffn += n * (3 * d + c.n_experts) + routed * (2 * d + 2 * static_cast<uint64_t>(c.expert_ff_dim));
+      moe = std::max(moe, n * (2 * d + c.n_experts) + routed * (2 * d + 2 * static_cast<uint64_t>(c.expert_ff_dim)));
     }
-    layer_peak = std::max({layer_peak, attention, ffn});
   }
-  floats += layer_peak;
+  floats += n * (2 * d + wide + ff) + n * (q_max + kv_max) + moe;
   floats += 2 * static_cast<uint64_t>(c.vocab_size);  // logits and the sampler's copy
   // Matmul scratch (ops/matmul.cc), kept per thread between calls: the calling thread copies a
   // misaligned activation matrix to aligned rows (n x the widest matmul input).
