@@ -150,10 +150,10 @@ struct U8Rows {
 // layout (vector j lane l: bytes 4j .. 4j+3 of the block in lane l), the 8 blocks' weight sums
 // and their scales; 2-row x 4-token register tiles then sum eight steps of `vpmaddubsw` in 16
 // bits and widen once, one block per lane. As in the int16 loop, the columns go in chunks of
-// kChunkGroups lane groups so that a tile's activations (16 KiB) stay in L1 while every row
+// kChunkGroups lane groups so that a tile's activations (8 KiB) stay in L1 while every row
 // pair of the block reuses them.
 constexpr size_t kBlockBytes = 256 << 10;
-constexpr int kChunkGroups = 16;
+constexpr int kChunkGroups = 8;
 constexpr int kTileRows = 2;
 constexpr int kTileTokens = 4;
 constexpr int kPackedBytes = 256 + 32 + 32;  // weight bytes, weight sums and scales as floats
