@@ -297,23 +297,63 @@ G4_AVX2 void AttentionScores(const float* q, int nq, int64_t hd, const float* co
   ScoreRows<1, 8>(q, nq, hd, k_rows, n, scores);
 }
 
-// Value sums for kG queries x kC chunks of 8 output values, kept in registers over the block.
+// Value sums for 4 queries x 2 chunks of 8 output values (the shape E2B's head groups take),
+// kept in named registers over the block: with arrays GCC stored every accumulator to the stack
+// on each key.
+G4_AVX2 void ValueTile4x2(const float* p, int64_t hd, const float* const* v_rows, int64_t n, float* acc, int64_t i0) {
+  float* o0 = acc + i0;
+  float* o1 = o0 + hd;
+  float* o2 = o1 + hd;
+  float* o3 = o2 + hd;
+  __m256 a00 = _mm256_loadu_ps(o0), a01 = _mm256_loadu_ps(o0 + 8), a10 = _mm256_loadu_ps(o1),
+         a11 = _mm256_loadu_ps(o1 + 8), a20 = _mm256_loadu_ps(o2), a21 = _mm256_loadu_ps(o2 + 8),
+         a30 = _mm256_loadu_ps(o3), a31 = _mm256_loadu_ps(o3 + 8);
+  for (int64_t j = 0; j < n; ++j) {
+    const __m256 v0 = _mm256_loadu_ps(v_rows[j] + i0), v1 = _mm256_loadu_ps(v_rows[j] + i0 + 8);
+    __m256 pv = _mm256_broadcast_ss(p + j);
+    a00 = _mm256_fmadd_ps(pv, v0, a00);
+    a01 = _mm256_fmadd_ps(pv, v1, a01);
+    pv = _mm256_broadcast_ss(p + n + j);
+    a10 = _mm256_fmadd_ps(pv, v0, a10);
+    a11 = _mm256_fmadd_ps(pv, v1, a11);
+    pv = _mm256_broadcast_ss(p + 2 * n + j);
+    a20 = _mm256_fmadd_ps(pv, v0, a20);
+    a21 = _mm256_fmadd_ps(pv, v1, a21);
+    pv = _mm256_broadcast_ss(p + 3 * n + j);
+    a30 = _mm256_fmadd_ps(pv, v0, a30);
+    a31 = _mm256_fmadd_ps(pv, v1, a31);
+  }
+  _mm256_storeu_ps(o0, a00);
+  _mm256_storeu_ps(o0 + 8, a01);
+  _mm256_storeu_ps(o1, a10);
+  _mm256_storeu_ps(o1 + 8, a11);
+  _mm256_storeu_ps(o2, a20);
+  _mm256_storeu_ps(o2 + 8, a21);
+  _mm256_storeu_ps(o3, a30);
+  _mm256_storeu_ps(o3 + 8, a31);
+}
+
+// The same for other shapes (kG queries x kC chunks).
 template <int kG, int kC>
 G4_AVX2 void ValueTile(const float* p, int64_t hd, const float* const* v_rows, int64_t n, float* acc, int64_t i0) {
-  __m256 a[kG][kC];
-  for (int g = 0; g < kG; ++g) {
-    for (int c = 0; c < kC; ++c) a[g][c] = _mm256_loadu_ps(acc + g * hd + i0 + 8 * c);
-  }
-  for (int64_t j = 0; j < n; ++j) {
-    __m256 v[kC];
-    for (int c = 0; c < kC; ++c) v[c] = _mm256_loadu_ps(v_rows[j] + i0 + 8 * c);
+  if constexpr (kG == 4 && kC == 2) {
+    return ValueTile4x2(p, hd, v_rows, n, acc, i0);
+  } else {
+    __m256 a[kG][kC];
     for (int g = 0; g < kG; ++g) {
-      const __m256 pv = _mm256_broadcast_ss(p + g * n + j);
-      for (int c = 0; c < kC; ++c) a[g][c] = _mm256_fmadd_ps(pv, v[c], a[g][c]);
+      for (int c = 0; c < kC; ++c) a[g][c] = _mm256_loadu_ps(acc + g * hd + i0 + 8 * c);
     }
-  }
-  for (int g = 0; g < kG; ++g) {
-    for (int c = 0; c < kC; ++c) _mm256_storeu_ps(acc + g * hd + i0 + 8 * c, a[g][c]);
+    for (int64_t j = 0; j < n; ++j) {
+      __m256 v[kC];
+      for (int c = 0; c < kC; ++c) v[c] = _mm256_loadu_ps(v_rows[j] + i0 + 8 * c);
+      for (int g = 0; g < kG; ++g) {
+        const __m256 pv = _mm256_broadcast_ss(p + g * n + j);
+        for (int c = 0; c < kC; ++c) a[g][c] = _mm256_fmadd_ps(pv, v[c], a[g][c]);
+      }
+    }
+    for (int g = 0; g < kG; ++g) {
+      for (int c = 0; c < kC; ++c) _mm256_storeu_ps(acc + g * hd + i0 + 8 * c, a[g][c]);
+    }
   }
 }
 
