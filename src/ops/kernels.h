@@ -158,6 +158,8 @@ struct KernelTable {
   // x[j] = exp(x[j] - shift) for j < n (within about 1 ulp of std::exp; levels may differ in
   // the last bit); returns their sum taken in j order.
   float (*exp_shifted)(float* x, int64_t n, float shift);
+  // The sum of x[i]^2 for i < n, in double precision (levels may add in different orders).
+  double (*sum_squares)(const float* x, int64_t n);
   // gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU), written as gate / (1 + exp(-2 z)) with
   // z = sqrt(2/pi) (x + 0.044715 x^3), which equals 0.5 x (1 + tanh(z)) without its cancellation.
   void (*gelu_mul)(float* gate, const float* up, int64_t n);

@@ -372,6 +372,22 @@ G4_AVX2 void AttentionValues(const float* p, int nq, int64_t hd, const float* co
   ValueRows<1, 4>(p, nq, hd, v_rows, n, acc);
 }
 
+// Four double lanes per accumulator, two accumulators, then the lanes in a fixed order.
+G4_AVX2 double SumSquares(const float* x, int64_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), b = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+    s0 = _mm256_fmadd_pd(a, a, s0);
+    s1 = _mm256_fmadd_pd(b, b, s1);
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
+  double sum = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+  for (; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
 G4_AVX2 float ExpShifted(float* x, int64_t n, float shift) {
   const __m256 s = _mm256_set1_ps(shift);
   int64_t j = 0;
@@ -432,6 +448,7 @@ const KernelTable& Avx2Kernels() {
       AttentionScores,
       AttentionValues,
       ExpShifted,
+      SumSquares,
       GeluMul,
       Softcap,
   };

@@ -218,6 +218,12 @@ void AttentionValues(const float* p, int nq, int64_t hd, const float* const* v_r
   }
 }
 
+double SumSquares(const float* x, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
 float ExpShifted(float* x, int64_t n, float shift) {
   float sum = 0.0f;
   for (int64_t j = 0; j < n; ++j) {
@@ -285,6 +291,7 @@ const KernelTable& ScalarKernels() {
       AttentionScores,
       AttentionValues,
       ExpShifted,
+      SumSquares,
       GeluMul,
       Softcap,
   };

@@ -24,8 +24,7 @@ WeightRows RowsOf(const TensorView& t, int64_t first, int64_t count) {
 float Dot(const float* a, const float* b, int64_t n) { return ActiveKernels().dot_f32(a, b, n); }
 
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const double sum = ActiveKernels().sum_squares(x, n);
   const float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
   if (weight != nullptr) {
     for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];

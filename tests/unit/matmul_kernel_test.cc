@@ -496,7 +496,7 @@ TEST(DotKernelTest, EveryLevelMatchesScalar) {
   }
 }
 
-TEST(VectorMathKernelTest, GeluMulExpAndSoftcapMatchScalarOnEveryLevel) {
+TEST(VectorMathKernelTest, GeluMulExpSumSquaresAndSoftcapMatchReferenceOnEveryLevel) {
   std::vector<float> x;
   for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
   for (float v : {0.0f, -0.0f, 1e-30f, -1e-20f, 1e-6f, 0.3124f, 0.3126f, -0.3125f, 95.0f, -95.0f, 1e4f, -1e4f}) {
@@ -524,6 +524,12 @@ TEST(VectorMathKernelTest, GeluMulExpAndSoftcapMatchScalarOnEveryLevel) {
         want_sum += e[j];
       }
       ASSERT_EQ(sum, want_sum) << "the sum is taken in order";
+    }
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{1536}, int64_t{1541}}) {
+      const std::vector<float> v = RandomFloats(rng, n, 50.0f);
+      long double exact = 0;
+      for (float f : v) exact += static_cast<long double>(f) * f;
+      ASSERT_NEAR(KernelsFor(level).sum_squares(v.data(), n), static_cast<double>(exact), 1e-14 * static_cast<double>(exact));
     }
     for (float cap : {30.0f, 10.0f}) {
       want = x;
