@@ -1,6 +1,6 @@
 // Helpers shared by the AVX2 kernel files (kernels_avx2.cc: float kernels and the table;
-// kernels_avx2_quant.cc: the int16 scheme). Only those two files include this header, and only
-// on x86-64 with GCC or Clang.
+// kernels_avx2_quant.cc: the int16 scheme; kernels_avx2_u8.cc: the byte scheme). Only those
+// files include this header, and only on x86-64 with GCC or Clang.
 #pragma once
 
 #include <immintrin.h>

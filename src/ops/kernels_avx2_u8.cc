@@ -1,10 +1,12 @@
 // AVX2 kernels of the asymmetric 8-bit scheme (kernels.h): activation quantization to bytes,
 // and Q4_0 rows times those bytes in a decode loop (rows streamed, a few tokens) and a prefill
-// loop (rows packed once, register tiles). `vpmaddubsw` multiplies the unsigned activation bytes
-// by the weights as signed bytes (nibble - 8), so each block's dot stays exact: a pair sum is at
-// most 2 x 255 x 8 = 4080, and eight of them still fit in 16 bits. Both loops produce, per output,
-// the float sequence kernels.h fixes. Reference twins: QuantizeActsU8 and MatQ4_0U8 in
-// kernels_scalar.cc.
+// loop (rows packed once, register tiles). `vpmaddubsw` multiplies the unsigned activation
+// bytes by weight bytes and adds pairs in 16 bits, exactly: the prefill loop packs the weights
+// as signed nibble - 8 (a pair sum at most 2 x 255 x 8 = 4080, so eight steps still fit), the
+// decode loop takes the nibbles as they are (0..15) and subtracts the offset through the byte
+// sums (low and high nibble products added: at most 2 x 2 x 255 x 15 = 15300). Both loops
+// produce, per output, the float sequence kernels.h fixes. Reference twins: QuantizeActsU8,
+// GroupActsU8 and MatQ4_0U8 in kernels_scalar.cc.
 #include "ops/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
