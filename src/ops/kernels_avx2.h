@@ -180,6 +180,83 @@ inline int64_t PanelRows(int64_t rows, size_t row_pitch, size_t block_bytes, int
 inline size_t PanelBytes(int64_t block_rows, size_t row_pitch, int tile_tokens) {
   return static_cast<size_t>(block_rows) * (row_pitch + static_cast<size_t>(tile_tokens) * 8 * sizeof(float));
 }
+// The prefill loop of both quantized schemes. A block of rows (up to S::kBlockBytes packed) is
+// packed once (S::Pack, S::kPackedBytes per row and lane group of the stored S::kStoredBytes
+// blocks) and every token of the call passes over it in 2-row x 4-token tiles; the columns go
+// S::kChunkGroups lane groups at a time, so that a tile's activations stay in L1 while every
+// row pair of the block reuses them, with the float accumulators in the thread buffer between
+// chunks. S::Tile<kR, kT>(panel, row_pitch, groups, x, t0, c0, acc, acc_pitch, first) runs one
+// tile over `groups` groups from group c0 for tokens t0 ...
+constexpr int kPrefillTileRows = 2;
+constexpr int kPrefillTileTokens = 4;
+
+template <typename S, int kR, int kT>
+G4_AVX2 inline void PrefillTileTokens(int kt, const uint8_t* panel, size_t row_pitch, int groups, const QActs& x,
+                                      int64_t t0, int64_t c0, float* acc, int64_t acc_pitch, bool first) {
+  if constexpr (kT > 1) {
+    if (kt < kT) return PrefillTileTokens<S, kR, kT - 1>(kt, panel, row_pitch, groups, x, t0, c0, acc, acc_pitch, first);
+  }
+  S::template Tile<kR, kT>(panel, row_pitch, groups, x, t0, c0, acc, acc_pitch, first);
+}
+
+template <typename S>
+size_t PrefillRowPitch(int64_t k) {
+  return static_cast<size_t>(PaddedBlocks(k) / kLaneGroup) * S::kPackedBytes;
+}
+
+template <typename S>
+G4_AVX2 void PrefillLoop(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+                         int64_t y_stride) {
+  constexpr int kTR = kPrefillTileRows, kTT = kPrefillTileTokens;
+  const int64_t n = x.n, nb = x.k / kActBlock, n_groups = PaddedBlocks(x.k) / kLaneGroup;
+  const size_t row_pitch = PrefillRowPitch<S>(x.k);
+  const int64_t block_rows = PanelRows(r1 - r0, row_pitch, S::kBlockBytes, kTR);
+  uint8_t* panel = static_cast<uint8_t*>(ThreadBuffer(PanelBytes(block_rows, row_pitch, kTT)));
+  float* acc = reinterpret_cast<float*>(panel + static_cast<size_t>(block_rows) * row_pitch);
+  const int64_t acc_pitch = kTT * 8;
+  for (int64_t b0 = r0; b0 < r1; b0 += block_rows) {
+    const int64_t br = r1 - b0 < block_rows ? r1 - b0 : block_rows;
+    for (int64_t r = 0; r < br; ++r) {
+      const uint8_t* row = w + static_cast<size_t>(b0 + r) * row_bytes;
+      for (int64_t g = 0; g < n_groups; ++g) {
+        const int64_t b = g * kLaneGroup;
+        const int count = nb - b < 8 ? static_cast<int>(nb - b) : 8;
+        S::Pack(row + b * S::kStoredBytes, count, panel + r * row_pitch + static_cast<size_t>(g) * S::kPackedBytes);
+      }
+    }
+    for (int64_t t0 = 0; t0 < n; t0 += kTT) {
+      const int kt = n - t0 < kTT ? static_cast<int>(n - t0) : kTT;
+      for (int64_t c0 = 0; c0 < n_groups; c0 += S::kChunkGroups) {
+        const int cg = n_groups - c0 < S::kChunkGroups ? static_cast<int>(n_groups - c0) : S::kChunkGroups;
+        const uint8_t* pc = panel + static_cast<size_t>(c0) * S::kPackedBytes;
+        for (int64_t rr = 0; rr < br;) {
+          const uint8_t* p = pc + rr * row_pitch;
+          float* a = acc + rr * acc_pitch;
+          if (br - rr >= kTR) {
+            PrefillTileTokens<S, kTR, kTT>(kt, p, row_pitch, cg, x, t0, c0, a, acc_pitch, c0 == 0);
+            rr += kTR;
+          } else {
+            PrefillTileTokens<S, 1, kTT>(kt, p, row_pitch, cg, x, t0, c0, a, acc_pitch, c0 == 0);
+            rr += 1;
+          }
+        }
+      }
+      // Token by token, so that the stores run along y's rows.
+      for (int t = 0; t < kt; ++t) {
+        for (int64_t r = 0; r < br; ++r) y[(t0 + t) * y_stride + b0 + r] = HSum(_mm256_loadu_ps(acc + r * acc_pitch + 8 * t));
+      }
+    }
+  }
+}
+
+// Its thread buffer's size for a call over `rows` rows of k values.
+template <typename S>
+size_t PrefillScratch(int64_t rows, int64_t k) {
+  const size_t row_pitch = PrefillRowPitch<S>(k);
+  return ThreadBufferSize(
+      PanelBytes(PanelRows(rows, row_pitch, S::kBlockBytes, kPrefillTileRows), row_pitch, kPrefillTileTokens));
+}
+
 // Its size for a call over `rows` rows of k values of `type`.
 size_t QuantPrefillScratch(DType type, int64_t rows, int64_t k);
 

@@ -129,21 +129,13 @@ struct Q8Rows {
   }
 };
 
-// Prefill loop. A block of rows is repacked once into the grouped layout of kernels.h (what
-// GroupActs does to the activations), sized to stay in L2 while every token of the call passes
-// over it. A 2-row x 4-token register tile then gets each block's dot in one lane with vertical
-// adds only: per row, group and vector j, one 16-bit multiply-add with each token's vector j.
-// The columns are walked in chunks of kChunkGroups lane groups, so that a tile's activations
-// (16 KiB) stay in L1 while every row pair of the block reuses them; the float accumulators
-// of the 4 tokens live in a small per-thread buffer between chunks.
-constexpr size_t kBlockBytes = 512 << 10;
-constexpr int kChunkGroups = 8;
-constexpr int kTileRows = 2;
-constexpr int kTileTokens = 4;
-
+// Prefill (PrefillLoop in kernels_avx2.h): rows repacked into the grouped layout of kernels.h
+// (what GroupActs does to the activations); a 2-row x 4-token register tile then gets each
+// block's dot in one lane with vertical adds only: per row, group and vector j, one 16-bit
+// multiply-add with each token's vector j.
 // Repacked bytes per row and lane group: 16 vectors of words (the grouped layout), then the 8
 // block scales as floats.
-constexpr int kPackedBytes = 512 + 32;
+constexpr int kPackedBytesQ8 = 512 + 32;
 constexpr int kScaleOffset = 512;
 
 // One row's lane group (count <= 8 blocks from bl; missing ones become zeros) into out: the
@@ -190,7 +182,7 @@ G4_AVX2 void PrefillTile(const uint8_t* panel, size_t row_pitch, int groups, con
     for (int t = 0; t < kT; ++t) a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + r * acc_pitch + 8 * t);
   }
   for (int g = 0; g < groups; ++g) {
-    const uint8_t* pg = panel + static_cast<size_t>(g) * kPackedBytes;
+    const uint8_t* pg = panel + static_cast<size_t>(g) * kPackedBytesQ8;
     __m256i sum[kR][kT];
     auto step = [&](int j, bool first_j) G4_AVX2 {
       __m256i wv[kR];
@@ -223,63 +215,22 @@ G4_AVX2 void PrefillTile(const uint8_t* panel, size_t row_pitch, int groups, con
   }
 }
 
-// PrefillTile for kt <= kT tokens.
-template <int kR, int kT>
-G4_AVX2 void PrefillTileTokens(int kt, const uint8_t* panel, size_t row_pitch, int groups, const int16_t* xg,
-                               size_t x_pitch, const float* d, int64_t nbp, float* acc, int64_t acc_pitch,
-                               bool first) {
-  if constexpr (kT > 1) {
-    if (kt < kT) return PrefillTileTokens<kR, kT - 1>(kt, panel, row_pitch, groups, xg, x_pitch, d, nbp, acc, acc_pitch, first);
+// The int16 scheme for PrefillLoop (kernels_avx2.h).
+struct Q8Prefill {
+  static constexpr size_t kBlockBytes = 512 << 10;
+  static constexpr int kChunkGroups = 8;
+  static constexpr int kPackedBytes = kPackedBytesQ8;
+  static constexpr int kStoredBytes = kQ8Bytes;
+  G4_AVX2 static void Pack(const uint8_t* bl, int count, uint8_t* out) { PackGroup(bl, count, out); }
+  template <int kR, int kT>
+  G4_AVX2 static void Tile(const uint8_t* panel, size_t row_pitch, int groups, const QActs& x, int64_t t0, int64_t c0,
+                           float* acc, int64_t acc_pitch, bool first) {
+    const int64_t nbp = PaddedBlocks(x.k);
+    const size_t x_pitch = static_cast<size_t>(nbp) * kActBlock;
+    PrefillTile<kR, kT>(panel, row_pitch, groups, x.grouped + t0 * x_pitch + c0 * 256, x_pitch,
+                        x.d + t0 * nbp + c0 * kLaneGroup, nbp, acc, acc_pitch, first);
   }
-  PrefillTile<kR, kT>(panel, row_pitch, groups, xg, x_pitch, d, nbp, acc, acc_pitch, first);
-}
-
-G4_AVX2 void Prefill(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
-                     int64_t y_stride) {
-  constexpr int kBytes = kQ8Bytes;
-  const int64_t n = x.n, nb = x.k / kActBlock, nbp = PaddedBlocks(x.k), n_groups = nbp / kLaneGroup;
-  const size_t x_pitch = static_cast<size_t>(nbp) * kActBlock;
-  const size_t row_pitch = static_cast<size_t>(n_groups) * kPackedBytes;
-  const int64_t block_rows = PanelRows(r1 - r0, row_pitch, kBlockBytes, kTileRows);
-  uint8_t* panel = static_cast<uint8_t*>(ThreadBuffer(PanelBytes(block_rows, row_pitch, kTileTokens)));
-  float* acc = reinterpret_cast<float*>(panel + static_cast<size_t>(block_rows) * row_pitch);
-  const int64_t acc_pitch = kTileTokens * 8;
-  for (int64_t b0 = r0; b0 < r1; b0 += block_rows) {
-    const int64_t br = r1 - b0 < block_rows ? r1 - b0 : block_rows;
-    for (int64_t r = 0; r < br; ++r) {
-      const uint8_t* row = w + static_cast<size_t>(b0 + r) * row_bytes;
-      for (int64_t g = 0; g < n_groups; ++g) {
-        const int64_t b = g * kLaneGroup;
-        const int count = nb - b < 8 ? static_cast<int>(nb - b) : 8;
-        PackGroup(row + b * kBytes, count, panel + r * row_pitch + static_cast<size_t>(g) * kPackedBytes);
-      }
-    }
-    for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
-      const int kt = n - t0 < kTileTokens ? static_cast<int>(n - t0) : kTileTokens;
-      for (int64_t c0 = 0; c0 < n_groups; c0 += kChunkGroups) {
-        const int cg = n_groups - c0 < kChunkGroups ? static_cast<int>(n_groups - c0) : kChunkGroups;
-        const int16_t* xg = x.grouped + t0 * x_pitch + c0 * 256;
-        const float* d = x.d + t0 * nbp + c0 * kLaneGroup;
-        const uint8_t* pc = panel + static_cast<size_t>(c0) * kPackedBytes;
-        for (int64_t rr = 0; rr < br;) {
-          const uint8_t* p = pc + rr * row_pitch;
-          float* a = acc + rr * acc_pitch;
-          if (br - rr >= kTileRows) {
-            PrefillTileTokens<kTileRows, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, nbp, a, acc_pitch, c0 == 0);
-            rr += kTileRows;
-          } else {
-            PrefillTileTokens<1, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, nbp, a, acc_pitch, c0 == 0);
-            rr += 1;
-          }
-        }
-      }
-      // Token by token, so that the stores run along y's rows.
-      for (int t = 0; t < kt; ++t) {
-        for (int64_t r = 0; r < br; ++r) y[(t0 + t) * y_stride + b0 + r] = HSum(_mm256_loadu_ps(acc + r * acc_pitch + 8 * t));
-      }
-    }
-  }
-}
+};
 
 }  // namespace
 
@@ -333,15 +284,14 @@ void* ThreadBuffer(size_t bytes) {
 
 size_t QuantPrefillScratch(DType type, int64_t rows, int64_t k) {
   if (UsesU8Acts(type)) return QuantPrefillScratchU8(rows, k);
-  const size_t row_pitch = static_cast<size_t>(PaddedBlocks(k) / kLaneGroup) * kPackedBytes;
-  return ThreadBufferSize(PanelBytes(PanelRows(rows, row_pitch, kBlockBytes, kTileRows), row_pitch, kTileTokens));
+  return PrefillScratch<Q8Prefill>(rows, k);
 }
 
 // The prefill loop needs the grouped activations, and pays for its repacking only with a few
 // tokens to share it.
 G4_AVX2 void MatQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
                      int64_t y_stride) {
-  if (x.grouped != nullptr && x.n > 3) return Prefill(w, row_bytes, r0, r1, x, y, y_stride);
+  if (x.grouped != nullptr && x.n > 3) return PrefillLoop<Q8Prefill>(w, row_bytes, r0, r1, x, y, y_stride);
   DecodeLoop<Q8Rows>(w, row_bytes, r0, r1, x, y, y_stride);
 }
 

@@ -148,17 +148,11 @@ struct U8Rows {
   }
 };
 
-// Prefill loop: rows packed per lane group into 8 vectors of weight bytes in the grouped
-// layout (vector j lane l: bytes 4j .. 4j+3 of the block in lane l), the 8 blocks' weight sums
-// and their scales; 2-row x 4-token register tiles then sum eight steps of `vpmaddubsw` in 16
-// bits and widen once, one block per lane. As in the int16 loop, the columns go in chunks of
-// kChunkGroups lane groups so that a tile's activations (8 KiB) stay in L1 while every row
-// pair of the block reuses them.
-constexpr size_t kBlockBytes = 256 << 10;
-constexpr int kChunkGroups = 8;
-constexpr int kTileRows = 2;
-constexpr int kTileTokens = 4;
-constexpr int kPackedBytes = 256 + 32 + 32;  // weight bytes, weight sums and scales as floats
+// Prefill (PrefillLoop in kernels_avx2.h): rows packed per lane group into 8 vectors of weight
+// bytes in the grouped layout (vector j lane l: bytes 4j .. 4j+3 of the block in lane l), the 8
+// blocks' weight sums and their scales; 2-row x 4-token register tiles then sum eight steps of
+// `vpmaddubsw` in 16 bits and widen once, one block per lane.
+constexpr int kPackedBytesU8 = 256 + 32 + 32;  // weight bytes, weight sums and scales as floats
 constexpr int kSumOffset = 256;
 constexpr int kScaleOffset = 288;
 
@@ -200,9 +194,9 @@ G4_AVX2 void TileU8(const uint8_t* panel, size_t row_pitch, int groups, const ui
   }
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int g = 0; g < groups; ++g) {
-    const uint8_t* pg = panel + static_cast<size_t>(g) * kPackedBytes;
+    const uint8_t* pg = panel + static_cast<size_t>(g) * kPackedBytesU8;
     const uint8_t* xgg = xg + static_cast<size_t>(g) * 256;
-    __m256i sum[kTileRows][kTileTokens];
+    __m256i sum[kPrefillTileRows][kPrefillTileTokens];
     if constexpr (kR == 2 && kT == 4) {
       GroupSumsU8(pg, row_pitch, xgg, x_pitch, sum);
     } else {
@@ -232,61 +226,23 @@ G4_AVX2 void TileU8(const uint8_t* panel, size_t row_pitch, int groups, const ui
   }
 }
 
-template <int kR, int kT>
-G4_AVX2 void TileU8Tokens(int kt, const uint8_t* panel, size_t row_pitch, int groups, const uint8_t* xg,
-                          size_t x_pitch, const float* d, const float* mn, int64_t nbp, float* acc, int64_t acc_pitch,
-                          bool first) {
-  if constexpr (kT > 1) {
-    if (kt < kT) return TileU8Tokens<kR, kT - 1>(kt, panel, row_pitch, groups, xg, x_pitch, d, mn, nbp, acc, acc_pitch, first);
+// The byte scheme for PrefillLoop (kernels_avx2.h).
+struct U8Prefill {
+  static constexpr size_t kBlockBytes = 256 << 10;
+  static constexpr int kChunkGroups = 8;
+  static constexpr int kPackedBytes = kPackedBytesU8;
+  static constexpr int kStoredBytes = kQ4Bytes;
+  G4_AVX2 static void Pack(const uint8_t* bl, int count, uint8_t* out) { PackGroupU8(bl, count, out); }
+  template <int kR, int kT>
+  G4_AVX2 static void Tile(const uint8_t* panel, size_t row_pitch, int groups, const QActs& x, int64_t t0, int64_t c0,
+                           float* acc, int64_t acc_pitch, bool first) {
+    const int64_t nbp = PaddedBlocks(x.k);
+    const size_t x_pitch = static_cast<size_t>(nbp) * kActBlock;
+    const int64_t o = t0 * nbp + c0 * kLaneGroup;
+    TileU8<kR, kT>(panel, row_pitch, groups, x.grouped_u8 + t0 * x_pitch + c0 * 256, x_pitch, x.d + o, x.mn + o, nbp,
+                   acc, acc_pitch, first);
   }
-  TileU8<kR, kT>(panel, row_pitch, groups, xg, x_pitch, d, mn, nbp, acc, acc_pitch, first);
-}
-
-G4_AVX2 void PrefillU8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
-                       int64_t y_stride) {
-  const int64_t n = x.n, nb = x.k / kActBlock, nbp = PaddedBlocks(x.k), n_groups = nbp / kLaneGroup;
-  const size_t x_pitch = static_cast<size_t>(nbp) * kActBlock;
-  const size_t row_pitch = static_cast<size_t>(n_groups) * kPackedBytes;
-  const int64_t block_rows = PanelRows(r1 - r0, row_pitch, kBlockBytes, kTileRows);
-  uint8_t* panel = static_cast<uint8_t*>(ThreadBuffer(PanelBytes(block_rows, row_pitch, kTileTokens)));
-  float* acc = reinterpret_cast<float*>(panel + static_cast<size_t>(block_rows) * row_pitch);
-  const int64_t acc_pitch = kTileTokens * 8;
-  for (int64_t b0 = r0; b0 < r1; b0 += block_rows) {
-    const int64_t br = r1 - b0 < block_rows ? r1 - b0 : block_rows;
-    for (int64_t r = 0; r < br; ++r) {
-      const uint8_t* row = w + static_cast<size_t>(b0 + r) * row_bytes;
-      for (int64_t g = 0; g < n_groups; ++g) {
-        const int64_t b = g * kLaneGroup;
-        const int count = nb - b < 8 ? static_cast<int>(nb - b) : 8;
-        PackGroupU8(row + b * kQ4Bytes, count, panel + r * row_pitch + static_cast<size_t>(g) * kPackedBytes);
-      }
-    }
-    for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
-      const int kt = n - t0 < kTileTokens ? static_cast<int>(n - t0) : kTileTokens;
-      for (int64_t c0 = 0; c0 < n_groups; c0 += kChunkGroups) {
-        const int cg = n_groups - c0 < kChunkGroups ? static_cast<int>(n_groups - c0) : kChunkGroups;
-        const uint8_t* xg = x.grouped_u8 + t0 * x_pitch + c0 * 256;
-        const float* d = x.d + t0 * nbp + c0 * kLaneGroup;
-        const float* mn = x.mn + t0 * nbp + c0 * kLaneGroup;
-        const uint8_t* pc = panel + static_cast<size_t>(c0) * kPackedBytes;
-        for (int64_t rr = 0; rr < br;) {
-          const uint8_t* p = pc + rr * row_pitch;
-          float* a = acc + rr * acc_pitch;
-          if (br - rr >= kTileRows) {
-            TileU8Tokens<kTileRows, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, mn, nbp, a, acc_pitch, c0 == 0);
-            rr += kTileRows;
-          } else {
-            TileU8Tokens<1, kTileTokens>(kt, p, row_pitch, cg, xg, x_pitch, d, mn, nbp, a, acc_pitch, c0 == 0);
-            rr += 1;
-          }
-        }
-      }
-      for (int t = 0; t < kt; ++t) {
-        for (int64_t r = 0; r < br; ++r) y[(t0 + t) * y_stride + b0 + r] = HSum(_mm256_loadu_ps(acc + r * acc_pitch + 8 * t));
-      }
-    }
-  }
-}
+};
 
 }  // namespace
 
@@ -332,10 +288,7 @@ G4_AVX2 void QuantizeActsU8(const float* x, int64_t k, uint8_t* u, float* d, flo
   }
 }
 
-size_t QuantPrefillScratchU8(int64_t rows, int64_t k) {
-  const size_t row_pitch = static_cast<size_t>(PaddedBlocks(k) / kLaneGroup) * kPackedBytes;
-  return ThreadBufferSize(PanelBytes(PanelRows(rows, row_pitch, kBlockBytes, kTileRows), row_pitch, kTileTokens));
-}
+size_t QuantPrefillScratchU8(int64_t rows, int64_t k) { return PrefillScratch<U8Prefill>(rows, k); }
 
 G4_AVX2 void GroupActsU8(const uint8_t* u, int64_t k, uint8_t* out) {
   for (int64_t g = 0; g < PaddedBlocks(k) / kLaneGroup; ++g) {
@@ -355,7 +308,7 @@ G4_AVX2 void GroupActsU8(const uint8_t* u, int64_t k, uint8_t* out) {
 
 G4_AVX2 void MatQ4_0U8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
                        int64_t y_stride) {
-  if (x.grouped_u8 != nullptr && x.n > 3) return PrefillU8(w, row_bytes, r0, r1, x, y, y_stride);
+  if (x.grouped_u8 != nullptr && x.n > 3) return PrefillLoop<U8Prefill>(w, row_bytes, r0, r1, x, y, y_stride);
   DecodeLoop<U8Rows>(w, row_bytes, r0, r1, x, y, y_stride);
 }
 
