@@ -118,14 +118,15 @@ uint64_t QuantScratchBytes(const ModelConfig& c, uint64_t n, uint64_t threads, u
       matrix(c.d_model, c.expert_ff_dim);
     }
   }
-  const bool simd = kt.level != SimdLevel::kScalar;
+  // The grouped copies exist only for levels whose prefill loops read them.
+  const bool grouped = kt.prefill_reads_grouped;
   const uint64_t blocks = n * (widest / kActBlock + kLaneGroup);
   uint64_t bytes = threads * panel;
   for (DType type : types) {
     if (UsesU8Acts(type)) {
-      bytes += blocks * (kActBlock * (simd ? 2 : 1) + 3 * sizeof(float));
+      bytes += blocks * (kActBlock * (grouped ? 2 : 1) + 3 * sizeof(float));
     } else {
-      bytes += n * widest * sizeof(int16_t) + (simd ? blocks * kActBlock * sizeof(int16_t) : 0) + blocks * 2 * sizeof(float);
+      bytes += n * widest * sizeof(int16_t) + (grouped ? blocks * kActBlock * sizeof(int16_t) : 0) + blocks * 2 * sizeof(float);
     }
   }
   return bytes;

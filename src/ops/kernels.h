@@ -32,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "ops/dtype.h"
 #include "ops/simd.h"
@@ -114,11 +115,26 @@ using MatQuantFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int6
 // Same with float activations: n tokens of k values, x_stride floats apart.
 using GemvFloatFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* x,
                              int64_t n, int64_t k, int64_t x_stride, float* y, int64_t y_stride);
+// One stored float or bfloat16 value at any address (the tails of the float row loops).
+inline float F32At(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline float Bf16At(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  return F32At(reinterpret_cast<const uint8_t*>(&bits));
+}
 // Converts k values of one stored row to floats.
 using ToFloatFn = void (*)(const uint8_t* row, float* out, int64_t k);
 
 struct KernelTable {
   SimdLevel level;
+  // Whether this level's prefill loops for quantized rows read the grouped layouts (x.grouped,
+  // x.grouped_u8); without them the callers skip building those copies.
+  bool prefill_reads_grouped;
   // One row of k floats (k a multiple of 32) into q (k values) and d (PaddedBlocks(k) values,
   // the padding set to 0): the int16 scheme.
   void (*quantize_acts)(const float* x, int64_t k, int16_t* q, float* d);
@@ -173,6 +189,7 @@ inline const KernelTable& ActiveKernels() { return KernelsFor(ActiveSimdLevel())
 // The tables of each level (defined in kernels_<level>.cc).
 const KernelTable& ScalarKernels();
 const KernelTable& Avx2Kernels();
+const KernelTable& NeonKernels();
 
 // Stored types multiplied with quantized activations: int16 ones (Q8_0) or asymmetric bytes
 // (Q4_0, UsesU8Acts).

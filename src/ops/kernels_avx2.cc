@@ -24,11 +24,7 @@ using avx2::HSum;
 struct LoadF32 {
   static constexpr int kBytes = 4;
   G4_AVX2 static __m256 Load(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
-  static float One(const uint8_t* p) {
-    float v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
+  static float One(const uint8_t* p) { return F32At(p); }
 };
 struct LoadF16 {
   static constexpr int kBytes = 2;
@@ -43,14 +39,7 @@ struct LoadBf16 {
     const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
   }
-  static float One(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    const uint32_t bits = static_cast<uint32_t>(h) << 16;
-    float v;
-    std::memcpy(&v, &bits, 4);
-    return v;
-  }
+  static float One(const uint8_t* p) { return Bf16At(p); }
 };
 
 template <typename L>
@@ -430,6 +419,7 @@ G4_AVX2 void Softcap(float* x, int64_t n, float cap) {
 const KernelTable& Avx2Kernels() {
   static const KernelTable table = {
       SimdLevel::kAvx2,
+      true,
       avx2::QuantizeActs,
       avx2::QuantizeActsU8,
       avx2::GroupActsU8,

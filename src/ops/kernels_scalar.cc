@@ -273,6 +273,7 @@ void GroupActs(const int16_t* q, int64_t k, int16_t* out) {
 const KernelTable& ScalarKernels() {
   static const KernelTable table = {
       SimdLevel::kScalar,
+      false,
       QuantizeActs,
       QuantizeActsU8,
       GroupActsU8,
@@ -302,6 +303,8 @@ const KernelTable& KernelsFor(SimdLevel level) {
   switch (level) {
     case SimdLevel::kAvx2:
       return Avx2Kernels();
+    case SimdLevel::kNeon:
+      return NeonKernels();
     case SimdLevel::kScalar:
       break;
   }

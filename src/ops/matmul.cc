@@ -153,7 +153,7 @@ void RunRows(const KernelTable& kt, Path path, const MatMulJob& job, int64_t n, 
 
 // Quantizes the activations of every kQuant job into scratch, once per distinct matrix.
 void QuantizeJobs(const KernelTable& kt, const MatMulJob* jobs, int count, int64_t n, Scratch& scratch) {
-  const bool grouped = n > kGemvMaxTokens && kt.level != SimdLevel::kScalar;
+  const bool grouped = n > kGemvMaxTokens && kt.prefill_reads_grouped;
   // Jobs that read the same activations (q, k and v; gate and up) share one quantized copy:
   // source[i] is the first job with job i's input in job i's format (bytes for Q4_0 rows, int16
   // for Q8_0 ones).

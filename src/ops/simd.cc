@@ -22,13 +22,21 @@ bool CpuHas(SimdLevel level) {
 #else
       return false;
 #endif
+    case SimdLevel::kNeon:
+#if defined(__aarch64__)
+      return true;
+#else
+      return false;
+#endif
   }
   return false;
 }
 
+constexpr SimdLevel kAllLevels[] = {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kNeon};
+
 SimdLevel BestLevel() {
   SimdLevel best = SimdLevel::kScalar;
-  for (SimdLevel l : {SimdLevel::kAvx2}) {
+  for (SimdLevel l : {SimdLevel::kAvx2, SimdLevel::kNeon}) {
     if (CpuHas(l)) best = l;
   }
   return best;
@@ -38,14 +46,14 @@ SimdLevel InitialLevel() {
   const SimdLevel best = BestLevel();
   const char* env = std::getenv("G4_SIMD");
   if (env == nullptr || *env == '\0') return best;
-  for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2}) {
+  for (SimdLevel l : kAllLevels) {
     if (std::strcmp(env, SimdLevelName(l)) == 0) {
       if (CpuHas(l)) return l;
       std::fprintf(stderr, "g4: G4_SIMD=%s is not supported by this CPU; using %s\n", env, SimdLevelName(best));
       return best;
     }
   }
-  std::fprintf(stderr, "g4: unknown G4_SIMD=%s (scalar, avx2); using %s\n", env, SimdLevelName(best));
+  std::fprintf(stderr, "g4: unknown G4_SIMD=%s (scalar, avx2, neon); using %s\n", env, SimdLevelName(best));
   return best;
 }
 
@@ -62,13 +70,15 @@ const char* SimdLevelName(SimdLevel level) {
       return "scalar";
     case SimdLevel::kAvx2:
       return "avx2";
+    case SimdLevel::kNeon:
+      return "neon";
   }
   return "?";
 }
 
 std::vector<SimdLevel> SupportedSimdLevels() {
   std::vector<SimdLevel> out;
-  for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2}) {
+  for (SimdLevel l : kAllLevels) {
     if (CpuHas(l)) out.push_back(l);
   }
   return out;
