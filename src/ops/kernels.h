@@ -190,6 +190,7 @@ inline const KernelTable& ActiveKernels() { return KernelsFor(ActiveSimdLevel())
 const KernelTable& ScalarKernels();
 const KernelTable& Avx2Kernels();
 const KernelTable& NeonKernels();
+const KernelTable& NeonDotKernels();
 
 // Stored types multiplied with quantized activations: int16 ones (Q8_0) or asymmetric bytes
 // (Q4_0, UsesU8Acts).

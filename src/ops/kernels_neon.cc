@@ -224,12 +224,23 @@ const KernelTable& NeonKernels() {
   return table;
 }
 
+const KernelTable& NeonDotKernels() {
+  static const KernelTable table = [] {
+    KernelTable t = NeonKernels();
+    t.level = SimdLevel::kNeonDot;
+    t.matmul_q4_0 = neon::MatQ4_0U8Dot;
+    return t;
+  }();
+  return table;
+}
+
 }  // namespace g4
 
-#else  // not AArch64: no NEON table; SupportedSimdLevels() never offers it.
+#else  // not AArch64: no NEON tables; SupportedSimdLevels() never offers them.
 
 namespace g4 {
 const KernelTable& NeonKernels() { return ScalarKernels(); }
+const KernelTable& NeonDotKernels() { return ScalarKernels(); }
 }  // namespace g4
 
 #endif

@@ -75,6 +75,8 @@ inline float32x4_t Tanh(float32x4_t x) {
 void QuantizeActs(const float* x, int64_t k, int16_t* q, float* d);
 void QuantizeActsU8(const float* x, int64_t k, uint8_t* u, float* d, float* mn, int32_t* s);
 void MatQ4_0U8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);
+// The same with the Armv8.2 dot product (SimdLevel::kNeonDot only).
+void MatQ4_0U8Dot(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);
 void MatQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride);
 
 }  // namespace neon

@@ -77,32 +77,41 @@ inline uint32_t NibbleByteDot(uint8x16_t lo, uint8x16_t hi, const uint8_t* lo_by
   return vaddlvq_u16(p);
 }
 
-void RowQ4U8(const uint8_t* row, const QActs& x, int64_t t0, int tokens, float* out) {
-  const int64_t nb = x.k / kActBlock, nbp = PaddedBlocks(x.k), token_bytes = U8TokenBytes(x.k);
-  TokenLanes lanes = {};
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* block = row + b * kQ4Bytes;
-    const uint8x16_t packed = vld1q_u8(block + 2);
-    const uint8x16_t lo = vandq_u8(packed, vdupq_n_u8(0x0f)), hi = vshrq_n_u8(packed, 4);
-    // W = sum (nibble - 8); D = sum (nibble - 8) u = sum nibble u - s (s = 8 sum u, stored).
-    const int32_t wsum = static_cast<int32_t>(vaddlvq_u8(lo) + vaddlvq_u8(hi)) - 8 * kActBlock;
-    const float dw = HalfAt(block);
-    const int64_t slot = U8Slot(b);
-    const int lane = U8Lane(b);
-    for (int t = 0; t < tokens; ++t) {
-      const int64_t tok = t0 + t;
-      const uint8_t* u = x.u8 + tok * token_bytes + U8Pos(b, 0);
-      const int32_t dot = static_cast<int32_t>(NibbleByteDot(lo, hi, u)) - x.s[tok * nbp + slot];
-      const float t_b = std::fma(static_cast<float>(dot), x.d[tok * nbp + slot], static_cast<float>(wsum) * x.mn[tok * nbp + slot]);
-      float& a = lanes.acc[t][lane];
-      a = std::fma(t_b, dw, a);
-    }
-  }
-  for (int t = 0; t < tokens; ++t) {
-    const float* a = lanes.acc[t];
-    out[t] = Sum8({vld1q_f32(a), vld1q_f32(a + 4)});
-  }
+// The same with the Armv8.2 dot product (UDOT: four byte products per 32-bit lane), for
+// SimdLevel::kNeonDot only.
+#define G4_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+G4_DOTPROD inline uint32_t NibbleByteUdot(uint8x16_t lo, uint8x16_t hi, const uint8_t* lo_bytes) {
+  return vaddvq_u32(vdotq_u32(vdotq_u32(vdupq_n_u32(0), lo, vld1q_u8(lo_bytes)), hi, vld1q_u8(lo_bytes + 32)));
 }
+
+// The row loop of the byte scheme, defined once per block dot (NAME: the function, with the
+// target attribute ATTR, that the dot needs to be inlined; DOT: NibbleByteDot or
+// NibbleByteUdot).
+#define G4_ROW_Q4_U8(NAME, ATTR, DOT)                                                              \
+  ATTR void NAME(const uint8_t* row, const QActs& x, int64_t t0, int tokens, float* out) {        \
+    const int64_t nb = x.k / kActBlock, nbp = PaddedBlocks(x.k), token_bytes = U8TokenBytes(x.k); \
+    TokenLanes lanes = {};                                                                         \
+    for (int64_t b = 0; b < nb; ++b) {                                                             \
+      const uint8_t* block = row + b * kQ4Bytes;                                                   \
+      const uint8x16_t packed = vld1q_u8(block + 2);                                               \
+      const uint8x16_t lo = vandq_u8(packed, vdupq_n_u8(0x0f)), hi = vshrq_n_u8(packed, 4);        \
+      /* W = sum (nibble - 8); D = sum (nibble - 8) u = sum nibble u - s (s = 8 sum u). */         \
+      const int32_t wsum = static_cast<int32_t>(vaddlvq_u8(lo) + vaddlvq_u8(hi)) - 8 * kActBlock;  \
+      const float dw = HalfAt(block);                                                              \
+      const int64_t slot = U8Slot(b);                                                              \
+      for (int t = 0; t < tokens; ++t) {                                                           \
+        const int64_t at = (t0 + t) * nbp + slot;                                                  \
+        const uint8_t* u = x.u8 + (t0 + t) * token_bytes + U8Pos(b, 0);                            \
+        const int32_t dot = static_cast<int32_t>(DOT(lo, hi, u)) - x.s[at];                        \
+        const float t_b = std::fma(static_cast<float>(dot), x.d[at], static_cast<float>(wsum) * x.mn[at]); \
+        float& a = lanes.acc[t][U8Lane(b)];                                                        \
+        a = std::fma(t_b, dw, a);                                                                  \
+      }                                                                                            \
+    }                                                                                              \
+    for (int t = 0; t < tokens; ++t) out[t] = Sum8({vld1q_f32(lanes.acc[t]), vld1q_f32(lanes.acc[t] + 4)}); \
+  }
+G4_ROW_Q4_U8(RowQ4U8, , NibbleByteDot)
+G4_ROW_Q4_U8(RowQ4U8Dot, G4_DOTPROD, NibbleByteUdot)
 
 using RowFn = void (*)(const uint8_t* row, const QActs& x, int64_t t0, int tokens, float* out);
 
@@ -191,6 +200,11 @@ void QuantizeActsU8(const float* x, int64_t k, uint8_t* u, float* d, float* mn, 
 void MatQ4_0U8(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
                int64_t y_stride) {
   MatRows<RowQ4U8>(w, row_bytes, r0, r1, x, y, y_stride);
+}
+
+void MatQ4_0U8Dot(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y,
+                  int64_t y_stride) {
+  MatRows<RowQ4U8Dot>(w, row_bytes, r0, r1, x, y, y_stride);
 }
 
 void MatQ8_0(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const QActs& x, float* y, int64_t y_stride) {

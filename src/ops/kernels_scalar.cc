@@ -305,6 +305,8 @@ const KernelTable& KernelsFor(SimdLevel level) {
       return Avx2Kernels();
     case SimdLevel::kNeon:
       return NeonKernels();
+    case SimdLevel::kNeonDot:
+      return NeonDotKernels();
     case SimdLevel::kScalar:
       break;
   }

@@ -7,6 +7,11 @@
 
 #include "base/error.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace g4 {
 
 namespace {
@@ -28,15 +33,21 @@ bool CpuHas(SimdLevel level) {
 #else
       return false;
 #endif
+    case SimdLevel::kNeonDot:
+#if defined(__aarch64__) && defined(__linux__)
+      return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+      return false;
+#endif
   }
   return false;
 }
 
-constexpr SimdLevel kAllLevels[] = {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kNeon};
+constexpr SimdLevel kAllLevels[] = {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kNeon, SimdLevel::kNeonDot};
 
 SimdLevel BestLevel() {
   SimdLevel best = SimdLevel::kScalar;
-  for (SimdLevel l : {SimdLevel::kAvx2, SimdLevel::kNeon}) {
+  for (SimdLevel l : kAllLevels) {
     if (CpuHas(l)) best = l;
   }
   return best;
@@ -53,7 +64,7 @@ SimdLevel InitialLevel() {
       return best;
     }
   }
-  std::fprintf(stderr, "g4: unknown G4_SIMD=%s (scalar, avx2, neon); using %s\n", env, SimdLevelName(best));
+  std::fprintf(stderr, "g4: unknown G4_SIMD=%s (scalar, avx2, neon, neon-dotprod); using %s\n", env, SimdLevelName(best));
   return best;
 }
 
@@ -72,6 +83,8 @@ const char* SimdLevelName(SimdLevel level) {
       return "avx2";
     case SimdLevel::kNeon:
       return "neon";
+    case SimdLevel::kNeonDot:
+      return "neon-dotprod";
   }
   return "?";
 }

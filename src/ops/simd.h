@@ -3,7 +3,7 @@
 // Every fast kernel exists once per level in kernels_<level>.cc and once as a plain scalar
 // twin (kernels_scalar.cc); KernelsFor(level) returns the table of one level. The active level
 // is the best the CPU supports, unless the environment variable G4_SIMD names another one
-// (scalar, avx2, neon): then that one is used if the CPU has it. Tests run every supported level
+// (scalar, avx2, neon, neon-dotprod): then that one is used if the CPU has it. Tests run every supported level
 // with ScopedSimdLevel.
 #pragma once
 
@@ -17,6 +17,7 @@ enum class SimdLevel : int {
   kScalar = 0,  // plain C++, any CPU (and the reference twin of every kernel)
   kAvx2 = 1,    // AVX2 + FMA + F16C (x86-64-v3)
   kNeon = 2,    // AArch64 Advanced SIMD (every 64-bit Arm CPU)
+  kNeonDot = 3, // + the Armv8.2 dot product (UDOT/SDOT: Cortex-A55/A76 on, Apple M1, Graviton 2)
 };
 
 const char* SimdLevelName(SimdLevel level);
