@@ -15,7 +15,8 @@ set(G4_CORE_UNIT_TESTS
   # Arm), the KV cache, sampling, constrained decoding over bytes.
   gguf_test gguf_corruption_test kv_cache_test sampler_test grammar_test)
 list(TRANSFORM G4_CORE_UNIT_TESTS REPLACE "(.+)" "${CMAKE_CURRENT_SOURCE_DIR}/unit/\\1.cc")
-g4_test_program(g4_unit_tests ${G4_CORE_UNIT_TESTS})
+# With the core build's own: media refused by no_media_decoding.cc.
+g4_test_program(g4_unit_tests ${G4_CORE_UNIT_TESTS} ${CMAKE_CURRENT_SOURCE_DIR}/core/no_media_decoding_test.cc)
 gtest_discover_tests(g4_unit_tests DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 600)
 
 # Text logits of the tiny random models against their references, twice: at the best SIMD level
