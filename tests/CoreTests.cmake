@@ -2,7 +2,8 @@
 # Arm cross build runs them under qemu-aarch64 (scripts/test_arm.sh), on CI's two cores after
 # the x86-64 tests, so the set is chosen to stay within a few minutes there. Measured with
 # scripts/test_arm.sh in a fresh clone on the 2-core dev VM, shared (load average about 3):
-# configure + build 3 min 12 s, tests 2 min 7 s under qemu (each golden pass about 60 s of CPU).
+# configure + build 3 min 12 s, tests 2 min 7 s under qemu (each golden pass about 60 s of CPU);
+# at load average about 2: 2 min 39 s and 1 min 35 s.
 # Left out: memory_estimate_test (it measures the RSS of qemu, not of g4), batch_decode_test
 # (51 s under qemu; the kernels' batch invariance is checked by batch_invariance_test),
 # safetensors_test, model_config_test and model_load_test (the golden test's cases load GGUF
