@@ -10,6 +10,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev  # audio, video
   python3-pil ffmpeg  # media test references: PIL decodes and resizes, ffmpeg encodes test clips
   chromium  # the web chat page's browser test (driven by playwright-core from npm)
+  g++-aarch64-linux-gnu qemu-user googletest  # the Arm cross build and its tests (scripts/test_arm.sh)
 )
 # The tokenizer tests build their Gemma 4 vocabulary with Node.js (scripts/fetch_gemma4_vocab.sh);
 # a node/npm already on the PATH (e.g. from nodesource) is used as is.

@@ -7,9 +7,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-#include <cinttypes>
 #include <cmath>
-#include <cstdio>
 #include <memory>
 
 #include "base/error.h"
@@ -160,13 +158,6 @@ std::vector<VideoFrame> DecodeFramesAt(MemoryContainer& container, int stream_in
 }
 
 }  // namespace
-
-std::string VideoTimestamp(double seconds) {
-  const int64_t whole = seconds > 0 ? static_cast<int64_t>(seconds) : 0;
-  char text[32];
-  std::snprintf(text, sizeof text, "%02" PRId64 ":%02" PRId64, whole / 60, whole % 60);
-  return text;
-}
 
 VideoClip DecodeVideo(const uint8_t* data, size_t size, const std::string& what, const VideoOptions& options) {
   if (options.max_frames < 1 || options.max_frames > kMaxVideoFrames) {
