@@ -21,15 +21,11 @@ list(TRANSFORM G4_CORE_UNIT_TESTS REPLACE "(.+)" "${CMAKE_CURRENT_SOURCE_DIR}/un
 g4_test_program(g4_unit_tests ${G4_CORE_UNIT_TESTS} ${CMAKE_CURRENT_SOURCE_DIR}/core/no_media_decoding_test.cc)
 gtest_discover_tests(g4_unit_tests DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 600)
 
-# Text logits of the tiny random models against their references, twice: at the best SIMD level
-# the CPU has, and with the scalar kernels forced (G4_SIMD=scalar), so that both paths are
-# checked. The scalar pass runs as two processes rather than one per test, sparing qemu's start
-# for each of the 49 tests.
+# Text logits of the tiny random models against their references at every Arm level qemu's
+# `-cpu max` offers: the best (neon-dotprod) one test per process, then plain NEON and the
+# scalar kernels forced, one process per suite (sparing qemu's start for each of the 49 tests).
 g4_test_program(g4_golden_tests ${CMAKE_CURRENT_SOURCE_DIR}/golden/golden_test.cc)
 gtest_discover_tests(g4_golden_tests DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 600)
-foreach(suite GoldenF32 GoldenKl)
-  add_test(NAME scalar:${suite} COMMAND g4_golden_tests --gtest_filter=*/${suite}.*)
-  # A filter that matched nothing would pass silently. COST: the two longest tests start first.
-  set_tests_properties(scalar:${suite} PROPERTIES ENVIRONMENT G4_SIMD=scalar TIMEOUT 600 COST 1000
-                       FAIL_REGULAR_EXPRESSION "\\] 0 tests from")
+foreach(level scalar neon)
+  g4_golden_at_level(g4_golden_tests ${level} GoldenF32 GoldenKl)
 endforeach()
