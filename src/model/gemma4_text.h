@@ -73,7 +73,7 @@ class Gemma4Decoder {
   void AttendKvGroup(const Batch& b, int layer, int64_t t, int kv_head, const float* q, float* out) const;
   void FeedForward(int layer, Batch& b) const;
   void DenseMlp(const LayerWeights& w, int ff_dim, const float* in, int64_t n, float* out, Batch& b) const;
-  void Experts(int layer, const float* residual, int64_t n, float* out) const;
+  void Experts(int layer, const float* residual, int64_t n, float* out, Batch& b) const;
   void InjectPerLayerInput(int layer, Batch& b) const;
   void Output(Batch& b) const;
 
