@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/half.h"
 #include "ops/dtype.h"
 #include "ops/simd.h"
 
@@ -124,8 +125,7 @@ inline float F32At(const uint8_t* p) {
 inline float Bf16At(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  return F32At(reinterpret_cast<const uint8_t*>(&bits));
+  return Bf16ToFloat(h);
 }
 // Converts k values of one stored row to floats.
 using ToFloatFn = void (*)(const uint8_t* row, float* out, int64_t k);

@@ -145,11 +145,7 @@ void ToFloatF16(const uint8_t* row, float* out, int64_t k) {
 }
 
 void ToFloatBf16(const uint8_t* row, float* out, int64_t k) {
-  for (int64_t i = 0; i < k; ++i) {
-    uint16_t h;
-    std::memcpy(&h, row + 2 * i, 2);
-    out[i] = Bf16ToFloat(h);
-  }
+  for (int64_t i = 0; i < k; ++i) out[i] = Bf16At(row + 2 * i);
 }
 
 void ToFloatF32(const uint8_t* row, float* out, int64_t k) { std::memcpy(out, row, static_cast<size_t>(k) * 4); }
